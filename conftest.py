@@ -1,0 +1,65 @@
+"""Fixtures shared by every test in the monorepo: a real SDK with in-memory exporters.
+
+Each test gets a fresh ``TracerProvider`` (simple processor, in-memory exporter) and
+``MeterProvider`` (in-memory reader); pass them to the instrumentor under test explicitly, as
+``tracer_provider=`` / ``meter_provider=``. ``metric_points`` reads what was recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_provider(span_exporter: InMemorySpanExporter) -> Iterator[TracerProvider]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    return InMemoryMetricReader()
+
+
+@pytest.fixture
+def meter_provider(metric_reader: InMemoryMetricReader) -> Iterator[MeterProvider]:
+    provider = MeterProvider(metric_readers=[metric_reader])
+    yield provider
+    provider.shutdown()
+
+
+def collect_metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
+    """Every data point recorded so far, by instrument name (all scopes together)."""
+    points: dict[str, list[Any]] = {}
+    data = reader.get_metrics_data()
+    if data is None:
+        return points
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                points.setdefault(metric.name, []).extend(metric.data.data_points)
+    return points
+
+
+@pytest.fixture
+def metric_points(metric_reader: InMemoryMetricReader) -> Any:
+    """Call it to get ``{instrument name: [data points]}`` recorded so far."""
+    return lambda: collect_metric_points(metric_reader)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")

@@ -1,0 +1,106 @@
+"""Shared HTTP pieces for instrumentarium's server and client instrumentors.
+
+Everything here is configured once (``from_config`` / ``from_env``) and cheap per call:
+
+* ``ExcludedUrls``: ``OTEL_PYTHON_<LIB>_EXCLUDED_URLS`` / ``OTEL_PYTHON_EXCLUDED_URLS``;
+* ``traced_request_attrs``: ``OTEL_PYTHON_<LIB>_TRACED_REQUEST_ATTRS``;
+* ``UrlRedactor`` / ``redact_url``: userinfo and sensitive query values;
+* ``HeaderCapture``: ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` and ``..._SANITIZE_FIELDS``;
+* ``MethodNormalizer``: known methods and ``_OTHER``;
+* ``HttpServerMetrics`` and the attribute names and buckets in ``names``;
+* status rules: ``server_status_is_error``, ``client_status_is_error``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from instrumentarium.util.instrumentation import split_comma_list
+
+from . import _names as names
+from ._excluded import EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
+from ._headers import CAPTURE_HEADERS_ENV, SANITIZE_FIELDS_ENV, HeaderCapture, HeaderPatterns
+from ._methods import (
+    CAPTURE_ALL_METHODS_ENV,
+    DEFAULT_KNOWN_METHODS,
+    KNOWN_METHODS_ENV,
+    OTHER_METHOD,
+    MethodNormalizer,
+    sanitize_method,
+)
+from ._metrics import HttpServerMetrics, pick
+from ._redact import (
+    DEFAULT_SENSITIVE_QUERY_PARAMS,
+    REDACTED,
+    SENSITIVE_QUERY_PARAMS_ENV,
+    UrlRedactor,
+    redact_query,
+    redact_url,
+    remove_url_credentials,
+)
+from ._status import (
+    client_status_is_error,
+    parse_status_line,
+    protocol_version,
+    server_status_is_error,
+    synthetic_user_agent_type,
+)
+
+__all__ = [
+    # excluded URLs and traced attributes
+    "EXCLUDED_URLS_ENV",
+    "ExcludedUrls",
+    "excluded_urls_env",
+    "get_excluded_urls",
+    "traced_request_attrs",
+    "traced_request_attrs_env",
+    # redaction
+    "REDACTED",
+    "DEFAULT_SENSITIVE_QUERY_PARAMS",
+    "SENSITIVE_QUERY_PARAMS_ENV",
+    "UrlRedactor",
+    "redact_url",
+    "redact_query",
+    "remove_url_credentials",
+    # headers
+    "CAPTURE_HEADERS_ENV",
+    "SANITIZE_FIELDS_ENV",
+    "HeaderCapture",
+    "HeaderPatterns",
+    # methods
+    "KNOWN_METHODS_ENV",
+    "CAPTURE_ALL_METHODS_ENV",
+    "DEFAULT_KNOWN_METHODS",
+    "OTHER_METHOD",
+    "MethodNormalizer",
+    "sanitize_method",
+    # status and request facts
+    "server_status_is_error",
+    "client_status_is_error",
+    "parse_status_line",
+    "protocol_version",
+    "synthetic_user_agent_type",
+    # metrics and names
+    "HttpServerMetrics",
+    "pick",
+    "names",
+]
+
+
+def traced_request_attrs_env(library: str) -> str:
+    """The variable naming request attributes to copy, e.g.
+    ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``."""
+    return f"OTEL_PYTHON_{library.upper()}_TRACED_REQUEST_ATTRS"
+
+
+def traced_request_attrs(library: str, given: Optional[list[str]] = None) -> tuple[str, ...]:
+    """Names of request-object attributes to record on the server span (kwarg, else env)."""
+    if given is not None:
+        return tuple(name.strip() for name in given if name and name.strip())
+    return tuple(split_comma_list(os.environ.get(traced_request_attrs_env(library), "")))
+
+
+def get_excluded_urls(library: str) -> ExcludedUrls:
+    """Upstream's helper: the exclusions configured in the environment for ``library``."""
+    return ExcludedUrls.from_config(library)
