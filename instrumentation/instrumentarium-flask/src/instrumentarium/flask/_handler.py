@@ -14,7 +14,7 @@ Both patches live on the class, so every app is covered, including apps created 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Final, Optional, Union
 
@@ -175,8 +175,8 @@ def _is_streamed(response: object) -> bool:
     """True when the view returned a body that is produced while it is sent (a generator or
     another iterator); then the span ends when the server closes the body. Error pages and
     other WSGI callables that Flask coerces (``ClosingIterator``) are already complete."""
-    body = getattr(response, "response", None)
-    return isinstance(body, Iterator) and not isinstance(body, ClosingIterator)
+    body_type = type(getattr(response, "response", None))
+    return hasattr(body_type, "__next__") and body_type is not ClosingIterator
 
 
 def _finish_with_response(handler: FlaskHandler, call: ServerCall, response: Any) -> None:

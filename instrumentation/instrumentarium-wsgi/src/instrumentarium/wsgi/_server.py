@@ -42,6 +42,7 @@ from instrumentarium.util.http import (
     HttpServerMetrics,
     MethodNormalizer,
     UrlRedactor,
+    active_requests,
     parse_status_line,
     protocol_version,
     server_status_is_error,
@@ -65,12 +66,17 @@ _get_current_span: Final = trace.get_current_span
 _SERVER: Final = SpanKind.SERVER
 _INTERNAL: Final = SpanKind.INTERNAL
 _ERROR: Final = StatusCode.ERROR
+_SHARED_CACHE_LIMIT: Final = 256
+
+# (key, attributes) of one http.server.active_requests attribute set
+ActiveKey = tuple[tuple[tuple[str, AttributeValue], ...], dict[str, AttributeValue]]
 
 
 class ServerTelemetry:
     """Everything resolved once for one instrumented WSGI app."""
 
     __slots__ = (
+        "_shared",
         "excluded",
         "headers",
         "methods",
@@ -99,7 +105,8 @@ class ServerTelemetry:
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
         meter = get_meter(scope, version, meter_provider, schema_url=url)
-        self.metrics = HttpServerMetrics(meter, self.mode)
+        active = active_requests(scope, version, meter_provider, url)
+        self.metrics = HttpServerMetrics(meter, self.mode, active)
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, excluded_urls)  # type: ignore[arg-type]
             or None
@@ -107,6 +114,7 @@ class ServerTelemetry:
         self.headers: Optional[HeaderCapture] = HeaderCapture.from_config("SERVER") or None
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
+        self._shared: dict[tuple[Any, ...], tuple[dict[str, AttributeValue], ActiveKey]] = {}
 
     def is_excluded(self, environ: Environ) -> bool:
         excluded = self.excluded
@@ -120,29 +128,38 @@ class ServerTelemetry:
         self, environ: Environ, method: str, original: Optional[str]
     ) -> dict[str, AttributeValue]:
         """The span attributes of a request, in the configured semconv mode(s)."""
-        attrs: dict[str, AttributeValue] = {}
+        return self.request_attributes_and_active_key(environ, method, original)[0]
+
+    def request_attributes_and_active_key(
+        self, environ: Environ, method: str, original: Optional[str]
+    ) -> tuple[dict[str, AttributeValue], ActiveKey]:
+        """The request's span attributes and its ``http.server.active_requests`` key.
+
+        What stays the same across requests of one client and server (method, scheme, host,
+        port, protocol, user agent) is computed once per distinct combination and cached; a
+        request then copies it and adds its own target, path, query and peer.
+        """
         get = environ.get
-        scheme = get("wsgi.url_scheme")
-        host = get("HTTP_HOST")
-        server_port = get("SERVER_PORT")
-        flavor = protocol_version(get("SERVER_PROTOCOL"))
-        user_agent = get("HTTP_USER_AGENT")
+        key = (
+            method,
+            original,
+            get("SERVER_NAME"),
+            get("wsgi.url_scheme"),
+            get("HTTP_HOST"),
+            get("SERVER_PORT"),
+            get("SERVER_PROTOCOL"),
+            get("HTTP_USER_AGENT"),
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared_attributes(key)
+            if len(self._shared) >= _SHARED_CACHE_LIMIT:
+                self._shared.clear()
+            self._shared[key] = shared
+        attrs = dict(shared[0])
         remote_addr = get("REMOTE_ADDR")
         remote_port = get("REMOTE_PORT")
         if self.old:
-            attrs[n.HTTP_METHOD] = method
-            server_name = get("SERVER_NAME")
-            if server_name:
-                attrs[n.HTTP_SERVER_NAME] = server_name
-            if scheme:
-                attrs[n.HTTP_SCHEME] = scheme
-            if host:
-                attrs[n.NET_HOST_NAME] = host
-                attrs[n.HTTP_HOST] = host
-            if server_port:
-                port = _int(server_port)
-                if port is not None:
-                    attrs[n.NET_HOST_PORT] = port
             target = get("RAW_URI") or get("REQUEST_URI")
             if target:
                 attrs[n.HTTP_TARGET] = self.redactor.redact_target(target)
@@ -157,23 +174,7 @@ class ServerTelemetry:
             remote_host = get("REMOTE_HOST")
             if remote_host and remote_host != remote_addr:
                 attrs[n.NET_PEER_NAME] = remote_host
-            if user_agent:
-                attrs[n.HTTP_USER_AGENT] = user_agent
-            if flavor:
-                attrs[n.HTTP_FLAVOR] = flavor
         if self.new:
-            attrs[n.HTTP_REQUEST_METHOD] = method
-            if original is not None:
-                attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = original
-            if scheme:
-                attrs[n.URL_SCHEME] = scheme
-            address, port = _split_host(host) if host else (get("SERVER_NAME"), None)
-            if address:
-                attrs[n.SERVER_ADDRESS] = address
-            if port is None and server_port:
-                port = _int(server_port)
-            if port is not None:
-                attrs[n.SERVER_PORT] = port
             attrs[n.URL_PATH] = (get("SCRIPT_NAME") or "") + (get("PATH_INFO") or "") or "/"
             query = get("QUERY_STRING")
             if query:
@@ -184,6 +185,44 @@ class ServerTelemetry:
                 client_port = _int(remote_port)
                 if client_port is not None:
                     attrs[n.CLIENT_PORT] = client_port
+        return attrs, shared[1]
+
+    def _shared_attributes(
+        self, key: tuple[Any, ...]
+    ) -> tuple[dict[str, AttributeValue], ActiveKey]:
+        method, original, server_name, scheme, host, server_port, protocol, user_agent = key
+        attrs: dict[str, AttributeValue] = {}
+        flavor = protocol_version(protocol)
+        if self.old:
+            attrs[n.HTTP_METHOD] = method
+            if server_name:
+                attrs[n.HTTP_SERVER_NAME] = server_name
+            if scheme:
+                attrs[n.HTTP_SCHEME] = scheme
+            if host:
+                attrs[n.NET_HOST_NAME] = host
+                attrs[n.HTTP_HOST] = host
+            if server_port:
+                port = _int(server_port)
+                if port is not None:
+                    attrs[n.NET_HOST_PORT] = port
+            if user_agent:
+                attrs[n.HTTP_USER_AGENT] = user_agent
+            if flavor:
+                attrs[n.HTTP_FLAVOR] = flavor
+        if self.new:
+            attrs[n.HTTP_REQUEST_METHOD] = method
+            if original is not None:
+                attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = original
+            if scheme:
+                attrs[n.URL_SCHEME] = scheme
+            address, address_port = _split_host(host) if host else (server_name, None)
+            if address:
+                attrs[n.SERVER_ADDRESS] = address
+            if address_port is None and server_port:
+                address_port = _int(server_port)
+            if address_port is not None:
+                attrs[n.SERVER_PORT] = address_port
             if user_agent:
                 attrs[n.USER_AGENT_ORIGINAL] = user_agent
             if flavor:
@@ -192,7 +231,8 @@ class ServerTelemetry:
             synthetic = synthetic_user_agent_type(user_agent)
             if synthetic is not None:
                 attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
-        return attrs
+        active = {k: attrs[k] for k in self.metrics.active_keys if k in attrs}
+        return attrs, (tuple(active.items()), active)
 
 
 def _int(value: object) -> Optional[int]:
@@ -219,7 +259,7 @@ class ServerCall:
     """One request: its span, its attributes (shared by span and metrics) and its end."""
 
     __slots__ = (
-        "active_attributes",
+        "active_key",
         "attributes",
         "context",
         "environ",
@@ -243,7 +283,9 @@ class ServerCall:
         self.method, self.original_method = telemetry.methods.normalize(
             environ.get("REQUEST_METHOD") or ""
         )
-        self.attributes = telemetry.request_attributes(environ, self.method, self.original_method)
+        self.attributes, active = telemetry.request_attributes_and_active_key(
+            environ, self.method, self.original_method
+        )
         self.span: Optional[Span] = None
         self.context: Optional[Context] = None
         self.route: Optional[str] = None
@@ -252,10 +294,8 @@ class ServerCall:
         self.finished = False
         self.streaming = True
         self.recorded: Optional[BaseException] = None
-        attrs = self.attributes
-        metrics = telemetry.metrics
-        self.active_attributes = {k: attrs[k] for k in metrics.active_keys if k in attrs}
-        metrics.active_requests.add(1, self.active_attributes)
+        self.active_key = active[0]
+        telemetry.metrics.active_requests.increment(*active)
 
     def span_name(self, route: Optional[str] = None) -> str:
         """``"{METHOD} {route}"``; ``_OTHER`` is named ``HTTP``; no route gives the method."""
@@ -367,7 +407,7 @@ class ServerCall:
         telemetry.metrics.record_duration(
             end_ns - self.start_ns, self.attributes, self.route, self.context
         )
-        telemetry.metrics.active_requests.add(-1, self.active_attributes)
+        telemetry.metrics.active_requests.decrement(self.active_key)
 
     def wrap_start_response(
         self,

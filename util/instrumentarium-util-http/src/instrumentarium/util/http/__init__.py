@@ -29,7 +29,7 @@ from ._methods import (
     MethodNormalizer,
     sanitize_method,
 )
-from ._metrics import HttpServerMetrics, pick
+from ._metrics import ActiveRequests, HttpServerMetrics, active_requests, pick
 from ._redact import (
     DEFAULT_SENSITIVE_QUERY_PARAMS,
     REDACTED,
@@ -82,6 +82,8 @@ __all__ = [
     "protocol_version",
     "synthetic_user_agent_type",
     # metrics and names
+    "ActiveRequests",
+    "active_requests",
     "HttpServerMetrics",
     "pick",
     "names",

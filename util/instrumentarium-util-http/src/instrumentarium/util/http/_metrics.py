@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Optional
+import threading
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional
 
 from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram, Meter, UpDownCounter
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvider, Observation
+from opentelemetry.metrics import get_meter as _get_meter
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
 
-__all__ = ["HttpServerMetrics", "pick"]
+__all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "pick"]
 
 
 def pick(
@@ -23,13 +26,105 @@ def pick(
     return {key: attributes[key] for key in keys if key in attributes}
 
 
+class ActiveRequests:
+    """``http.server.active_requests``: in-flight counts per attribute set, reported by an
+    asynchronous up-down counter when the SDK collects.
+
+    The exported data is what an ``UpDownCounter`` given +1 and -1 per request produces (a
+    non-monotonic sum per attribute set), but a request costs two dict updates under a lock
+    instead of two SDK measurements, each of which cleans, sorts and hashes its attributes.
+    Idle attribute sets keep reporting zero, as an ``UpDownCounter`` would, unless there are more
+    than a thousand of them; then those already reported at zero are dropped.
+
+    One instance serves every instrumented app that shares a meter provider and scope: the SDK
+    keeps the first callback registered under an instrument name, so a second one would be lost.
+    """
+
+    __slots__ = ("__weakref__", "_counts", "_lock")
+
+    def __init__(self, meter: Meter) -> None:
+        self._lock = threading.Lock()
+        # key -> [count, attributes, reported at zero once]
+        self._counts: dict[tuple[Any, ...], list[Any]] = {}
+        meter.create_observable_up_down_counter(
+            n.HTTP_SERVER_ACTIVE_REQUESTS,
+            callbacks=[self._observe],
+            unit="{request}",
+            description="Number of active HTTP server requests.",
+        )
+
+    def increment(self, key: tuple[Any, ...], attributes: Mapping[str, AttributeValue]) -> None:
+        """Count one more request with ``attributes``, identified by ``key`` (a hashable form of
+        them, e.g. ``tuple(attributes.items())``, which ``decrement`` takes back)."""
+        with self._lock:
+            entry = self._counts.get(key)
+            if entry is None:
+                self._counts[key] = [1, attributes, False]
+            else:
+                entry[0] += 1
+
+    def decrement(self, key: tuple[Any, ...]) -> None:
+        with self._lock:
+            entry = self._counts.get(key)
+            if entry is not None:
+                entry[0] -= 1
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        with self._lock:
+            for key, entry in list(self._counts.items()):
+                count, attributes, zero_reported = entry
+                observations.append(Observation(count, attributes))
+                if count:
+                    entry[2] = False
+                elif zero_reported and len(self._counts) > _ACTIVE_SETS_KEPT:
+                    del self._counts[key]  # idle and one of too many: stop reporting it
+                else:
+                    entry[2] = True
+        return observations
+
+    def value(self, attributes: Mapping[str, AttributeValue]) -> int:
+        """The current count for ``attributes`` (for tests and debugging)."""
+        with self._lock:
+            entry = self._counts.get(tuple(attributes.items()))
+            return int(entry[0]) if entry is not None else 0
+
+
+_ACTIVE_SETS_KEPT = 1000
+_shared_active: dict[tuple[Any, ...], tuple[Any, ActiveRequests]] = {}
+_shared_lock = threading.Lock()
+
+
+def active_requests(
+    scope: str, version: str, meter_provider: Optional[MeterProvider], schema_url: str
+) -> ActiveRequests:
+    """The ``ActiveRequests`` of ``scope`` on ``meter_provider`` (None: the global provider)."""
+    key = (id(meter_provider), scope, version, schema_url)
+    with _shared_lock:
+        found = _shared_active.get(key)
+        if found is not None:
+            provider_ref, shared = found
+            if provider_ref is None or provider_ref() is meter_provider:
+                return shared
+        meter = _get_meter(scope, version, meter_provider, schema_url=schema_url)
+        shared = ActiveRequests(meter)
+        ref = weakref.ref(meter_provider) if meter_provider is not None else None
+        _shared_active[key] = (ref, shared)
+        return shared
+
+
 class HttpServerMetrics:
     """``http.server.duration`` (old, ms), ``http.server.request.duration`` (stable, s) and
     ``http.server.active_requests``, each created only in the modes that emit it."""
 
     __slots__ = ("active_keys", "active_requests", "duration_ms", "duration_s")
 
-    def __init__(self, meter: Meter, mode: SemconvMode) -> None:
+    def __init__(
+        self,
+        meter: Meter,
+        mode: SemconvMode,
+        active: Optional[ActiveRequests] = None,
+    ) -> None:
         self.duration_ms: Optional[Histogram] = None
         self.duration_s: Optional[Histogram] = None
         if mode.old:
@@ -46,11 +141,7 @@ class HttpServerMetrics:
                 description="Duration of HTTP server requests.",
                 explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS_S,
             )
-        self.active_requests: UpDownCounter = meter.create_up_down_counter(
-            n.HTTP_SERVER_ACTIVE_REQUESTS,
-            unit="{request}",
-            description="Number of active HTTP server requests.",
-        )
+        self.active_requests = active if active is not None else ActiveRequests(meter)
         keys: tuple[str, ...] = ()
         if mode.old:
             keys += n.SERVER_ACTIVE_ATTRS_OLD
