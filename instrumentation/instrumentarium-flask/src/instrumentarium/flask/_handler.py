@@ -16,18 +16,19 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Callable, Final, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
-from werkzeug.wsgi import ClosingIterator
 
-import flask
 from instrumentarium.util.instrumentation import Patch, PatchSet, safe_hook
 from instrumentarium.wsgi import ServerCall, ServerTelemetry
 
 from .version import __version__
+
+if TYPE_CHECKING:
+    import flask
 
 _HANDLER_ATTR: Final = "_instrumentarium_flask_handler"
 _CALL_KEY: Final = "instrumentarium.flask.call"
@@ -97,6 +98,23 @@ _global_handler: Optional[FlaskHandler] = None
 _instrumented_apps: weakref.WeakSet[flask.Flask] = weakref.WeakSet()
 
 
+class _Flask:
+    """What the per-request code needs from Flask and Werkzeug, imported on first use: importing
+    this package must not import Flask (``opentelemetry-instrument`` patches on Flask's import)."""
+
+    request: Any = None
+    closing_iterator: Any = None
+
+    @classmethod
+    def bind(cls) -> None:
+        from werkzeug.wsgi import ClosingIterator  # noqa: PLC0415
+
+        from flask import request  # noqa: PLC0415 - see the class docstring
+
+        cls.request = request
+        cls.closing_iterator = ClosingIterator
+
+
 def handler_for(app: flask.Flask) -> Optional[FlaskHandler]:
     handler: Optional[FlaskHandler] = app.__dict__.get(_HANDLER_ATTR, _global_handler)
     return handler
@@ -136,7 +154,9 @@ def _full_dispatch_request(
     handler = handler_for(app)
     if handler is None:
         return wrapped(*args, **kwargs)
-    request = flask.request._get_current_object()  # type: ignore[attr-defined]
+    if _Flask.request is None:
+        _Flask.bind()
+    request = _Flask.request._get_current_object()
     environ = request.environ
     call = environ.get(_CALL_KEY, _MISSING)
     if call is None:  # excluded at entry
@@ -160,7 +180,12 @@ def _full_dispatch_request(
     except BaseException as exc:
         call.record_exception(exc, error_type=False)
         if owned:
-            call.finish(exc)
+            if isinstance(exc, Exception) and not _propagates_exceptions(app):
+                # Flask's handle_exception answers 500, out of this path's sight.
+                call.on_response("500 INTERNAL SERVER ERROR", [])
+                call.finish()
+            else:
+                call.finish(exc)
         raise
     finally:
         otel_context.detach(token)  # type: ignore[arg-type]
@@ -176,7 +201,13 @@ def _is_streamed(response: object) -> bool:
     another iterator); then the span ends when the server closes the body. Error pages and
     other WSGI callables that Flask coerces (``ClosingIterator``) are already complete."""
     body_type = type(getattr(response, "response", None))
-    return hasattr(body_type, "__next__") and body_type is not ClosingIterator
+    return hasattr(body_type, "__next__") and body_type is not _Flask.closing_iterator
+
+
+def _propagates_exceptions(app: flask.Flask) -> bool:
+    """Flask's own rule (``Flask.handle_exception``): re-raise rather than answer 500."""
+    propagate = app.config["PROPAGATE_EXCEPTIONS"]
+    return bool(app.testing or app.debug) if propagate is None else bool(propagate)
 
 
 def _finish_with_response(handler: FlaskHandler, call: ServerCall, response: Any) -> None:

@@ -33,6 +33,9 @@ __all__ = [
 
 logger: Final = logging.getLogger("instrumentarium")
 
+# wrapt 2 no longer derives FunctionWrapper from ObjectProxy; BaseObjectProxy is the common base.
+_PROXY: Final[Any] = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
 _warned: set[Hashable] = set()
 _warned_lock = threading.Lock()
 
@@ -167,7 +170,7 @@ class Patch:
 
     def apply(self) -> None:
         owner, name = self._owner()
-        current = getattr(owner, name)
+        current = inspect_attr(owner, name)
         if isinstance(current, wrapt.FunctionWrapper) and current._self_wrapper is self.wrapper:
             return
         wrapt.wrap_function_wrapper(owner, name, self.wrapper)
@@ -175,10 +178,10 @@ class Patch:
     def remove(self) -> None:
         owner, name = self._owner()
         # Walk the chain: someone else may have wrapped on top of us since; unlink only our layer.
-        holder: Any = owner
+        holder: Any = owner  # the class, then each proxy above ours
         attr = name
-        current = inspect_attr(holder, attr)
-        while isinstance(current, wrapt.ObjectProxy):
+        current: Any = inspect_attr(holder, attr)
+        while isinstance(current, _PROXY):
             if isinstance(current, wrapt.FunctionWrapper) and current._self_wrapper is self.wrapper:
                 if holder is owner:
                     setattr(owner, attr, current.__wrapped__)
