@@ -119,9 +119,11 @@ class DiceServer:
     def start(self, timeout: float = 20.0) -> DiceServer:
         """Start the process and return once it listens on its port.
 
-        Readiness sends no HTTP request (that would add telemetry): Werkzeug's "Running on"
-        line plus a bare TCP connect. A port picked by ``free_port`` can be taken by someone
-        else before Flask binds it; then the start is retried on another port (twice at most).
+        Readiness sends no HTTP request (that would add telemetry): a bare TCP connect while the
+        process is alive. (Werkzeug's "Running on" line is no signal: with OpenTelemetry's log
+        handler on the root logger, older SDKs export it instead of printing it.) A port picked
+        by ``free_port`` can be taken by someone else before Flask binds it; Flask then exits
+        with "Address already in use" and the start is retried on another port (twice at most).
         """
         attempts = 1 if self._port_given else 3
         for attempt in range(1, attempts + 1):
@@ -154,10 +156,6 @@ class DiceServer:
             preexec_fn=_restore_default_sigint if sigint_ignored else None,  # noqa: PLW1509
         )
         deadline = time.monotonic() + timeout
-        # Werkzeug logs this line (to stderr, through the app's logging set-up) once it has
-        # bound the port; checking it too means a stranger listening there is not mistaken
-        # for our server.
-        bound = f"Running on http://127.0.0.1:{self.port}"
         while True:
             if self.process.poll() is not None:
                 finished = self._collect()
@@ -168,7 +166,7 @@ class DiceServer:
                 )
                 error.port_taken = "Address already in use" in finished.stderr
                 return error
-            if bound in self._peek_stderr() and self._accepts_connections():
+            if self._accepts_connections() and self.process.poll() is None:
                 return None
             if time.monotonic() > deadline:
                 self.kill()
@@ -186,13 +184,6 @@ class DiceServer:
                 return True
         except OSError:
             return False
-
-    def _peek_stderr(self) -> str:
-        """What the running server wrote to stderr so far. ``pread`` leaves the file offset,
-        which the child shares, where it is."""
-        if self._stderr is None:
-            return ""
-        return os.pread(self._stderr.fileno(), 1 << 20, 0).decode("utf-8", "replace")
 
     def get(
         self, path: str, headers: Optional[Mapping[str, str]] = None, timeout: float = 10.0

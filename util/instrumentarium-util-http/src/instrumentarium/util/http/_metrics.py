@@ -12,11 +12,12 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvid
 from opentelemetry.metrics import get_meter as _get_meter
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.instrumentation import warn_once
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
 
-__all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "pick"]
+__all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "histogram", "pick"]
 
 
 def pick(
@@ -24,6 +25,27 @@ def pick(
 ) -> dict[str, AttributeValue]:
     """The subset of ``attributes`` named in ``keys`` (a metric's bounded attribute set)."""
     return {key: attributes[key] for key in keys if key in attributes}
+
+
+def histogram(
+    meter: Meter, name: str, *, unit: str, description: str, buckets: Sequence[float]
+) -> Histogram:
+    """A histogram with advisory bucket boundaries; SDKs older than 1.29 do not take the
+    advisory, and then get the SDK's default buckets (a warning says so once)."""
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+        )
+    except TypeError:
+        if tuple(buckets) == n.DURATION_BUCKETS_MS:  # those are the SDK's defaults anyway
+            return meter.create_histogram(name, unit=unit, description=description)
+        warn_once(
+            ("advisory-buckets", name),
+            "this OpenTelemetry SDK ignores advisory bucket boundaries; %s uses its defaults"
+            " (upgrade the SDK, or configure a View)",
+            name,
+        )
+        return meter.create_histogram(name, unit=unit, description=description)
 
 
 class ActiveRequests:
@@ -128,18 +150,20 @@ class HttpServerMetrics:
         self.duration_ms: Optional[Histogram] = None
         self.duration_s: Optional[Histogram] = None
         if mode.old:
-            self.duration_ms = meter.create_histogram(
+            self.duration_ms = histogram(
+                meter,
                 n.HTTP_SERVER_DURATION,
                 unit="ms",
                 description="Measures the duration of inbound HTTP requests.",
-                explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS_MS,
+                buckets=n.DURATION_BUCKETS_MS,
             )
         if mode.new:
-            self.duration_s = meter.create_histogram(
+            self.duration_s = histogram(
+                meter,
                 n.HTTP_SERVER_REQUEST_DURATION,
                 unit="s",
                 description="Duration of HTTP server requests.",
-                explicit_bucket_boundaries_advisory=n.DURATION_BUCKETS_S,
+                buckets=n.DURATION_BUCKETS_S,
             )
         self.active_requests = active if active is not None else ActiveRequests(meter)
         keys: tuple[str, ...] = ()
