@@ -75,11 +75,14 @@ def request_url(environ: Environ) -> str:
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if target and target.startswith("/"):
         return f"{scheme}://{authority}{target}"
-    path = quote(
-        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-        safe="/;=,",
-        encoding="latin1",
-    )
+    path = (
+        quote(
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            safe="/;=,",
+            encoding="latin1",
+        )
+        or "/"
+    )  # wsgiref.util.request_uri: the root of the site is "/"
     query = environ.get("QUERY_STRING")
     if query:
         return f"{scheme}://{authority}{path}?{query}"

@@ -269,6 +269,7 @@ class ServerCall:
         "original_method",
         "recorded",
         "route",
+        "server_kind",
         "span",
         "start_ns",
         "status_code",
@@ -289,6 +290,7 @@ class ServerCall:
         self.span: Optional[Span] = None
         self.context: Optional[Context] = None
         self.route: Optional[str] = None
+        self.server_kind = False  # headers are captured on SERVER spans only, as upstream
         self.status_code = 0
         self.errored = False
         self.finished = False
@@ -323,6 +325,7 @@ class ServerCall:
                 start_time=self.start_ns,
             )
             self.context = _set_span_in_context(span, parent)
+            self.server_kind = True
             headers = telemetry.headers
             if headers is not None and headers.request and span.is_recording():
                 captured = headers.request.attributes(request_headers(self.environ))
@@ -366,7 +369,7 @@ class ServerCall:
             if error_type is not None:
                 span.set_attribute(n.ERROR_TYPE, error_type)
             capture = telemetry.headers
-            if capture is not None and capture.response and self.context is not None:
+            if capture is not None and capture.response and self.server_kind:
                 span.set_attributes(capture.response.attributes(headers))
 
     def _set_error(self, span: Span, description: Optional[str]) -> None:
@@ -508,7 +511,8 @@ def collect_request_attributes(
 ) -> dict[str, AttributeValue]:
     """Upstream's helper: the span attributes of a request (no metrics, no span)."""
     telemetry = _attribute_builder(mode if mode is not None else opt_in_mode("http"))
-    method, original = telemetry.methods.normalize(environ.get("REQUEST_METHOD") or "")
+    # Read the method variables on each call, as upstream's sanitize_method does.
+    method, original = MethodNormalizer.from_env().normalize(environ.get("REQUEST_METHOD") or "")
     return telemetry.request_attributes(environ, method, original)
 
 

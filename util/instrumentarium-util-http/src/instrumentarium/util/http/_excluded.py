@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from typing import Final, Optional, Union
 
@@ -30,9 +29,12 @@ class ExcludedUrls:
     __slots__ = ("_search", "patterns", "source")
 
     def __init__(self, patterns: Iterable[str], *, source: str = "excluded_urls") -> None:
+        patterns = list(patterns)  # iterated twice below: a generator would be used up
         compiled = compile_patterns(patterns, source=source)
         self.patterns: tuple[str, ...] = (
-            tuple(p for p in patterns if p and _valid(p)) if compiled is not None else ()
+            tuple(p for p in patterns if p and compile_patterns([p], source=source))
+            if compiled is not None
+            else ()
         )
         self.source = source
         self._search = compiled.search if compiled is not None else None
@@ -54,7 +56,8 @@ class ExcludedUrls:
     def explain(self, url: str) -> Optional[str]:
         """The first pattern that excludes ``url``, or None: for debugging a configuration."""
         for pattern in self.patterns:
-            if re.search(pattern, url):
+            compiled = compile_patterns([pattern], source=self.source)
+            if compiled is not None and compiled.search(url):
                 return pattern
         return None
 
@@ -86,11 +89,3 @@ class ExcludedUrls:
             name = EXCLUDED_URLS_ENV
             value = os.environ.get(name, "")
         return cls(split_comma_list(value), source=name)
-
-
-def _valid(pattern: str) -> bool:
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True

@@ -40,6 +40,11 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def _normalize_pattern(pattern: str) -> str:
+    # Not lower-cased: the regexes are compiled IGNORECASE, and lower-casing turns \S into \s.
+    return pattern.strip().replace("_", "-")
+
+
 class HeaderPatterns:
     """Which headers of one direction to capture, and how each becomes an attribute."""
 
@@ -54,7 +59,7 @@ class HeaderPatterns:
         source: str,
     ) -> None:
         compiled = compile_patterns(
-            (_normalize(p) for p in patterns), source=source, flags=re.IGNORECASE
+            (_normalize_pattern(p) for p in patterns), source=source, flags=re.IGNORECASE
         )
         self._capture = compiled.fullmatch if compiled is not None else None
         self._sanitize = sanitize.search if sanitize is not None else None
@@ -121,7 +126,9 @@ class HeaderCapture:
 
         sanitize_list, sanitize_source = resolve(sensitive, SANITIZE_FIELDS_ENV)
         sanitize = compile_patterns(
-            (_normalize(p) for p in sanitize_list), source=sanitize_source, flags=re.IGNORECASE
+            (_normalize_pattern(p) for p in sanitize_list),
+            source=sanitize_source,
+            flags=re.IGNORECASE,
         )
         req_env = CAPTURE_HEADERS_ENV.format(side=side, direction="REQUEST")
         resp_env = CAPTURE_HEADERS_ENV.format(side=side, direction="RESPONSE")

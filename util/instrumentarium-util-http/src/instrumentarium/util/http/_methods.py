@@ -48,8 +48,9 @@ class MethodNormalizer:
 
     @classmethod
     def from_env(cls) -> MethodNormalizer:
-        known_value = os.environ.get(KNOWN_METHODS_ENV)
-        known = split_comma_list(known_value) if known_value else DEFAULT_KNOWN_METHODS
+        known: Iterable[str] = split_comma_list(os.environ.get(KNOWN_METHODS_ENV, ""))
+        if not known:  # unset, empty or only commas: an empty set would fold every method
+            known = DEFAULT_KNOWN_METHODS
         return cls(known, capture_all=bool(os.environ.get(CAPTURE_ALL_METHODS_ENV)))
 
     def normalize(self, raw: str) -> tuple[str, Optional[str]]:
@@ -61,7 +62,7 @@ class MethodNormalizer:
         if upper and (self.capture_all or upper in self.known):
             result = (upper, stripped if stripped != upper else None)
         else:
-            result = (OTHER_METHOD, stripped or None)
+            result = (OTHER_METHOD, stripped if stripped and stripped != OTHER_METHOD else None)
         if len(self._cache) < _CACHE_LIMIT:
             self._cache[raw] = result
         return result

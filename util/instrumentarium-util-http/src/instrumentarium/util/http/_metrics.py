@@ -191,8 +191,7 @@ class HttpServerMetrics:
                 old[n.HTTP_TARGET] = route
             self.duration_ms.record(max(round(elapsed_ns / 1e6), 0), old, context=context)
         if self.duration_s is not None:
-            self.duration_s.record(
-                max(elapsed_ns / 1e9, 0.0),
-                pick(attributes, n.SERVER_DURATION_ATTRS_NEW),
-                context=context,
-            )
+            new = pick(attributes, n.SERVER_DURATION_ATTRS_NEW)
+            if route:
+                new[n.HTTP_ROUTE] = route
+            self.duration_s.record(max(elapsed_ns / 1e9, 0.0), new, context=context)

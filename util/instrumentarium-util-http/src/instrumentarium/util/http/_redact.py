@@ -50,6 +50,9 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 )  # fmt: skip
 
 
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 def _end_of_authority(url: str, start: int) -> int:
     end = len(url)
     for stop in "/?#":
@@ -61,9 +64,9 @@ def _end_of_authority(url: str, start: int) -> int:
 
 def remove_url_credentials(url: str) -> str:
     """``url`` with any userinfo (``user:password@``) replaced by ``REDACTED:REDACTED@``."""
-    scheme_end = url.find("://")
-    if scheme_end > 0:
-        start = scheme_end + 3
+    scheme = _SCHEME.match(url)
+    if scheme is not None:
+        start = scheme.end()
     elif url.startswith("//"):
         start = 2
     else:
@@ -136,10 +139,17 @@ class UrlRedactor:
             url = url[: question + 1] + self.redact_query(url[question + 1 :])
         if hash_ == -1:
             return url
-        return url + "#" + (self.redact_query(fragment) if "=" in fragment else fragment)
+        if "=" in fragment:
+            # A hash router's "#/route?token=..." carries its parameters after a '?'.
+            start = fragment.find("?") + 1
+            fragment = fragment[:start] + self.redact_query(fragment[start:])
+        return url + "#" + fragment
 
     def redact_target(self, target: str) -> str:
-        """A request target (``/path?query``) with the query redacted; the path is kept."""
+        """A request target (``/path?query``) with the query redacted; the path is kept. An
+        absolute-form target (``http://user:pw@host/x``, sent to proxies) is redacted as a URL."""
+        if not target.startswith("/"):
+            return self.redact_url(target)
         question = target.find("?")
         if question == -1:
             return target

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Hashable, Iterable
 from typing import Any, Callable, Final, Optional, TypeVar
 
@@ -100,8 +101,22 @@ def compile_patterns(
     for pattern in patterns:
         if not pattern:
             continue
+        piece = _scoped(pattern)
         try:
-            re.compile(pattern, flags)
+            # Compile what will be used: this piece inside the alternation built so far (a
+            # leading "(?i)" or a duplicate group name is only an error there). Warnings that
+            # `re` raises about a pattern (FutureWarning for "[[") are reported like errors, once.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                re.compile("|".join([*valid, piece]), flags)
+            for warning in caught:
+                warn_once(
+                    ("pattern-warning", source, pattern),
+                    "%s: regular expression %r: %s",
+                    source,
+                    pattern,
+                    warning.message,
+                )
         except re.error as exc:
             warn_once(
                 ("pattern", source, pattern),
@@ -111,10 +126,21 @@ def compile_patterns(
                 exc,
             )
             continue
-        valid.append(pattern)
+        valid.append(piece)
     if not valid:
         return None
-    return re.compile("|".join(f"(?:{p})" for p in valid), flags)
+    return re.compile("|".join(valid), flags)
+
+
+_LEADING_FLAGS: Final = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def _scoped(pattern: str) -> str:
+    """``pattern`` as a group; leading global flags (``(?i)x``) become scoped (``(?i:x)``)."""
+    match = _LEADING_FLAGS.match(pattern)
+    if match is not None:
+        return f"(?{match.group(1)}:{pattern[match.end() :]})"
+    return f"(?:{pattern})"
 
 
 F = TypeVar("F", bound=Callable[..., Any])

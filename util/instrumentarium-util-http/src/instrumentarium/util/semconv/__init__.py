@@ -62,8 +62,8 @@ class SemconvMode:
     def __repr__(self) -> str:
         return f"SemconvMode.{self.name}"
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_BY_NAME.__getitem__, (self.name,))
+    def __reduce__(self) -> str:
+        return self.name  # the module-level constant of the same name
 
 
 DEFAULT: Final = SemconvMode("DEFAULT", old=True, new=False)
