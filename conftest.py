@@ -7,10 +7,12 @@ Each test gets a fresh ``TracerProvider`` (simple processor, in-memory exporter)
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import inspect
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import Meter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -59,6 +61,14 @@ def collect_metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 def metric_points(metric_reader: InMemoryMetricReader) -> Any:
     """Call it to get ``{instrument name: [data points]}`` recorded so far."""
     return lambda: collect_metric_points(metric_reader)
+
+
+@pytest.fixture(scope="session")
+def sdk_takes_advisory_buckets() -> bool:
+    """Whether this SDK honours ``explicit_bucket_boundaries_advisory`` (1.29 and newer); on
+    older ones instrumentarium's histograms fall back to the SDK's default boundaries."""
+    parameters = inspect.signature(Meter.create_histogram).parameters
+    return "explicit_bucket_boundaries_advisory" in parameters
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -413,7 +413,9 @@ class TestSemconvOptIn:
         assert not OLD_ONLY_SPAN_KEYS & set(server.attributes)
         assert "http.method" not in server.attributes
 
-    def test_http_opt_in_gives_the_request_duration_histogram_in_seconds(self, stable: Run) -> None:
+    def test_http_opt_in_gives_the_request_duration_histogram_in_seconds(
+        self, stable: Run, sdk_takes_advisory_buckets: bool
+    ) -> None:
         """Stable mode records ``http.server.request.duration`` in seconds (with ``http.route``)
         instead of ``http.server.duration``, and stable attributes on active requests."""
         metric = stable.metric("http.server.request.duration")
@@ -425,7 +427,7 @@ class TestSemconvOptIn:
         assert 0 < point["sum"] < 5  # seconds: a local request takes a few ms
         # The boundaries the specification advises for this histogram, in seconds (SDKs that
         # predate advisory boundaries use their own defaults; instrumentarium warns once).
-        if _sdk_takes_advisory_buckets():
+        if sdk_takes_advisory_buckets:
             assert point["explicit_bounds"][:3] == [0.005, 0.01, 0.025]
         assert stable.telemetry.metric("http.server.duration") is None
         active = only_point(stable.metric("http.server.active_requests"))
@@ -494,12 +496,3 @@ class TestShutdown:
         assert guide.returncode == 0
         assert guide.telemetry.metric_exports
         assert "Traceback" not in guide.stderr
-
-
-def _sdk_takes_advisory_buckets() -> bool:
-    import inspect
-
-    from opentelemetry.sdk.metrics import Meter
-
-    parameters = inspect.signature(Meter.create_histogram).parameters
-    return "explicit_bucket_boundaries_advisory" in parameters

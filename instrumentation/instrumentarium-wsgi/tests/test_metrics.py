@@ -1,0 +1,275 @@
+"""HTTP server metrics recorded by the middleware, per semconv mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+DURATION_OLD = "http.server.duration"
+DURATION_NEW = "http.server.request.duration"
+ACTIVE = "http.server.active_requests"
+
+HIGH_CARDINALITY = {
+    "http.target", "http.url", "url.path", "url.query", "url.full", "net.peer.ip",
+    "net.peer.port", "client.address", "client.port", "http.user_agent", "user_agent.original",
+}  # fmt: skip
+
+
+def _metrics(reader: InMemoryMetricReader) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    data = reader.get_metrics_data()
+    if data is None:
+        return found
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                found[metric.name] = metric
+    return found
+
+
+def _active_values(points: dict[str, list[Any]]) -> list[int]:
+    return [point.value for point in points.get(ACTIVE, [])]
+
+
+class TestDurations:
+    def test_instruments_per_mode(
+        self,
+        semconv: str,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_reader: InMemoryMetricReader,
+    ) -> None:
+        """DEFAULT records ``http.server.duration`` (ms), ``http`` records
+        ``http.server.request.duration`` (s), ``http/dup`` both."""
+        run(wrap(), environ(RAW_URI="/hello?id=42"))
+        found = _metrics(metric_reader)
+        assert (DURATION_OLD in found) is (semconv != "http")
+        assert (DURATION_NEW in found) is (semconv != "default")
+        if DURATION_OLD in found:
+            assert found[DURATION_OLD].unit == "ms"
+        if DURATION_NEW in found:
+            assert found[DURATION_NEW].unit == "s"
+
+    def test_old_duration_is_integer_milliseconds(
+        self,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """The old histogram records whole milliseconds, once per request."""
+        app = wrap()
+        run(app, environ())
+        run(app, environ())
+        (point,) = metric_points()[DURATION_OLD]
+        assert point.count == 2
+        assert isinstance(point.sum, int)
+        assert point.sum >= 0
+
+    def test_old_duration_attributes(
+        self,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """The old histogram carries upstream's bounded set, the status code included."""
+        run(wrap(), environ(RAW_URI="/hello?id=42", HTTP_USER_AGENT="curl"))
+        (point,) = metric_points()[DURATION_OLD]
+        assert dict(point.attributes) == {
+            "http.method": "GET",
+            "http.server_name": "srv.local",
+            "http.scheme": "http",
+            "net.host.name": "example.com:8080",
+            "http.host": "example.com:8080",
+            "net.host.port": 8080,
+            "http.flavor": "1.1",
+            "http.status_code": 200,
+        }
+
+    def test_stable_duration_attributes(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """The stable histogram carries method, status, scheme and protocol version; a 5xx adds
+        ``error.type``."""
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            start_response("503 Unavailable", [])
+            return [b""]
+
+        run(wrap(app), environ(QUERY_STRING="id=42"))
+        (point,) = metric_points()[DURATION_NEW]
+        assert dict(point.attributes) == {
+            "http.request.method": "GET",
+            "http.response.status_code": 503,
+            "url.scheme": "http",
+            "network.protocol.version": "1.1",
+            "error.type": "503",
+        }
+        assert 0 <= point.sum < 60
+
+    def test_no_raw_paths_in_metric_attributes(
+        self,
+        semconv: str,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """Different paths share one series: no metric carries a path, query, URL or peer."""
+        app = wrap()
+        for request_id in range(3):
+            run(app, environ(PATH_INFO=f"/users/{request_id}", RAW_URI=f"/users/{request_id}"))
+        for name, points in metric_points().items():
+            for point in points:
+                assert not set(point.attributes) & HIGH_CARDINALITY, name
+            if name != ACTIVE:
+                assert len(points) == 1, name
+
+    def test_exception_records_error_type(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """An app that raises still records a duration, with the exception's type."""
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            raise KeyError("k")
+
+        with pytest.raises(KeyError):
+            wrap(app)(environ(), make_start_response())
+        (point,) = metric_points()[DURATION_NEW]
+        assert point.attributes["error.type"] == "KeyError"
+
+
+class TestActiveRequests:
+    def test_unit_and_back_to_zero(
+        self,
+        semconv: str,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_reader: InMemoryMetricReader,
+    ) -> None:
+        """``http.server.active_requests`` is in ``{request}`` and returns to 0 after a
+        request."""
+        run(wrap(), environ())
+        metric = _metrics(metric_reader)[ACTIVE]
+        assert metric.unit == "{request}"
+        assert [point.value for point in metric.data.data_points] == [0]
+
+    def test_attributes_per_mode(
+        self,
+        semconv: str,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """Old mode uses upstream's old set, stable mode method and scheme, dup the union."""
+        run(wrap(), environ())
+        (point,) = metric_points()[ACTIVE]
+        old = {
+            "http.method": "GET",
+            "http.host": "example.com:8080",
+            "http.scheme": "http",
+            "http.flavor": "1.1",
+            "http.server_name": "srv.local",
+        }
+        new = {"http.request.method": "GET", "url.scheme": "http"}
+        expected = {"default": old, "http": new, "http/dup": {**old, **new}}[semconv]
+        assert dict(point.attributes) == expected
+
+    def test_counts_a_request_in_flight(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """A request whose body is still streaming counts as active until the body is closed."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            yield b"x"
+
+        result = wrap(app)(environ(), make_start_response())
+        assert _active_values(metric_points()) == [1]
+        list(result)
+        result.close()
+        assert _active_values(metric_points()) == [0]
+
+    def test_two_apps_on_one_provider_count_together(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """Two middlewares sharing a meter provider report one series holding both apps'
+        requests in flight."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            yield b"x"
+
+        first = wrap(app)(environ(), make_start_response())
+        second = wrap(app)(environ(), make_start_response())
+        assert _active_values(metric_points()) == [2]
+        first.close()
+        second.close()
+        assert _active_values(metric_points()) == [0]
+
+    def test_back_to_zero_after_exception(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """An app that raises is no longer counted as active."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            raise RuntimeError("boom")
+
+        for _ in range(2):
+            with pytest.raises(RuntimeError):
+                wrap(app)(environ(), make_start_response())
+        assert _active_values(metric_points()) == [0]
+
+    def test_back_to_zero_after_body_error(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """A body that raises mid-stream is no longer counted, and its duration is recorded
+        once."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            yield b"x"
+            raise RuntimeError("late")
+
+        result = wrap(app)(environ(), make_start_response())
+        with pytest.raises(RuntimeError):
+            list(result)
+        result.close()
+        points = metric_points()
+        assert _active_values(points) == [0]
+        assert points[DURATION_OLD][0].count == 1

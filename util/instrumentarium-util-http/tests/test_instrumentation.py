@@ -1,0 +1,200 @@
+"""Configuration helpers, once-only warnings and safe user hooks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from instrumentarium.util.instrumentation import (
+    compile_patterns,
+    env_flag,
+    env_list,
+    logger,
+    safe_hook,
+    split_comma_list,
+    warn_once,
+)
+
+FLAG = "OTEL_PYTHON_TEST_FLAG"
+
+
+def _records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "instrumentarium" and r.levelno == level]
+
+
+class TestWarnOnce:
+    def test_logger_name(self) -> None:
+        """Everything is logged under ``instrumentarium``."""
+        assert logger.name == "instrumentarium"
+
+    def test_warning_first_then_debug(self, warnings_log: pytest.LogCaptureFixture) -> None:
+        """The first message for a key is a WARNING, repeats are DEBUG."""
+        warn_once("key-a", "problem %s", 1)
+        warn_once("key-a", "problem %s", 2)
+        warn_once("key-b", "other")
+        assert [r.getMessage() for r in _records(warnings_log, logging.WARNING)] == [
+            "problem 1",
+            "other",
+        ]
+        assert [r.getMessage() for r in _records(warnings_log, logging.DEBUG)] == ["problem 2"]
+
+
+class TestEnvFlag:
+    @pytest.mark.parametrize("value", ["true", "TRUE", " True ", "1", "yes", "on"])
+    def test_true_values(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        """``true``/``1``/``yes``/``on`` (any case, stripped) are True."""
+        monkeypatch.setenv(FLAG, value)
+        assert env_flag(FLAG, False) is True
+
+    @pytest.mark.parametrize("value", ["false", "False", "0", "no", "off"])
+    def test_false_values(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        """``false``/``0``/``no``/``off`` are False."""
+        monkeypatch.setenv(FLAG, value)
+        assert env_flag(FLAG, True) is False
+
+    @pytest.mark.parametrize("default", [True, False])
+    def test_unset_and_empty_give_default(
+        self, monkeypatch: pytest.MonkeyPatch, default: bool
+    ) -> None:
+        """Unset or empty gives the default, silently."""
+        assert env_flag(FLAG, default) is default
+        monkeypatch.setenv(FLAG, " ")
+        assert env_flag(FLAG, default) is default
+
+    def test_invalid_value_warns_once_and_gives_default(
+        self, monkeypatch: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """A value that is not a boolean is reported once, naming the variable and value."""
+        monkeypatch.setenv(FLAG, "maybe")
+        assert env_flag(FLAG, True) is True
+        assert env_flag(FLAG, True) is True
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert FLAG in warning.getMessage()
+        assert "maybe" in warning.getMessage()
+
+
+class TestLists:
+    def test_env_list_unset_is_none(self) -> None:
+        """An unset variable is None, so callers can tell it from an empty list."""
+        assert env_list("OTEL_PYTHON_TEST_LIST") is None
+
+    def test_env_list_set(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A set variable is split, stripped and cleared of empty items."""
+        monkeypatch.setenv("OTEL_PYTHON_TEST_LIST", " a, b ,,c, ")
+        assert env_list("OTEL_PYTHON_TEST_LIST") == ["a", "b", "c"]
+        monkeypatch.setenv("OTEL_PYTHON_TEST_LIST", "")
+        assert env_list("OTEL_PYTHON_TEST_LIST") == []
+
+    def test_split_comma_list_drops_empty_items(self) -> None:
+        """A trailing comma or doubled comma adds no empty item."""
+        assert split_comma_list("a,,b,") == ["a", "b"]
+        assert split_comma_list("") == []
+
+
+class TestCompilePatterns:
+    def test_alternation(self) -> None:
+        """The patterns are joined so that each keeps its own alternatives."""
+        compiled = compile_patterns(["a|b", "^c$"], source="S")
+        assert compiled is not None
+        assert compiled.search("xb")
+        assert compiled.search("c")
+        assert not compiled.search("xc")
+
+    def test_none_when_empty(self) -> None:
+        """No usable pattern gives None."""
+        assert compile_patterns([], source="S") is None
+        assert compile_patterns(["", ""], source="S") is None
+
+    def test_flags_apply(self) -> None:
+        """Flags given are applied to the joined regex."""
+        import re
+
+        compiled = compile_patterns(["abc"], source="S", flags=re.IGNORECASE)
+        assert compiled is not None
+        assert compiled.search("ABC")
+
+    def test_invalid_pattern_skipped_with_one_warning(
+        self, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """An invalid pattern is reported with its source and skipped; the rest compile."""
+        compiled = compile_patterns(["ok", "(bad"], source="MY_VAR")
+        compile_patterns(["ok", "(bad"], source="MY_VAR")
+        assert compiled is not None
+        assert compiled.search("ok")
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert "MY_VAR" in warning.getMessage()
+        assert "(bad" in warning.getMessage()
+
+
+class TestSafeHook:
+    def test_none(self) -> None:
+        """No hook gives None, so callers skip the call entirely."""
+        assert safe_hook(None, "request_hook") is None
+
+    def test_not_callable_is_reported_and_ignored(
+        self, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """A value that is not callable is reported once, naming the option, and ignored."""
+        assert safe_hook("not a function", "request_hook") is None
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert "request_hook" in warning.getMessage()
+
+    def test_arguments_are_passed_and_return_value_ignored(self) -> None:
+        """The hook gets the positional arguments; its return value is not passed on."""
+        calls = []
+
+        def hook(*args: object) -> str:
+            calls.append(args)
+            return "ignored"
+
+        wrapped = safe_hook(hook, "request_hook")
+        assert wrapped is not None
+        assert wrapped(1, "two") is None
+        assert calls == [(1, "two")]
+        assert wrapped.__wrapped__ is hook  # type: ignore[attr-defined]
+
+    def test_raising_hook_logged_once_at_warning_then_debug(
+        self, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """A failing hook is swallowed: WARNING with traceback the first time, DEBUG after."""
+
+        def hook(span: object) -> None:
+            raise RuntimeError("hook failed")
+
+        wrapped = safe_hook(hook, "response_hook")
+        assert wrapped is not None
+        wrapped("span")
+        wrapped("span")
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert "response_hook" in warning.getMessage()
+        assert warning.exc_info is not None
+        assert isinstance(warning.exc_info[1], RuntimeError)
+        (debug,) = _records(warnings_log, logging.DEBUG)
+        assert "response_hook" in debug.getMessage()
+
+    def test_each_hook_has_its_own_first_failure(
+        self, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """Two different hooks each get their own WARNING for their first failure."""
+
+        def hook() -> None:
+            raise ValueError
+
+        first, second = safe_hook(hook, "a"), safe_hook(hook, "b")
+        assert first is not None
+        assert second is not None
+        first()
+        second()
+        assert len(_records(warnings_log, logging.WARNING)) == 2
+
+    def test_base_exceptions_propagate(self) -> None:
+        """``KeyboardInterrupt`` and ``SystemExit`` from a hook are not swallowed."""
+
+        def hook() -> None:
+            raise KeyboardInterrupt
+
+        wrapped = safe_hook(hook, "request_hook")
+        assert wrapped is not None
+        with pytest.raises(KeyboardInterrupt):
+            wrapped()
