@@ -1,0 +1,281 @@
+"""Worker processes and the measurement of one workload: calibration, warm-up, interleaved rounds.
+
+Each variant of a workload runs in its own persistent worker (``harness/worker.py``). Only one
+worker runs at a time: the driver sends ``run N`` to one, waits for its answer, then goes on, in
+a freshly shuffled variant order every round, so slow drifts of the machine spread over all
+variants instead of landing on one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from workloads import Workload
+
+__all__ = [
+    "VARIANTS",
+    "Budget",
+    "BenchError",
+    "VariantResult",
+    "WorkloadResult",
+    "measure",
+]
+
+VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream")
+WORKER = Path(__file__).resolve().parents[1] / "worker.py"
+_READY_TIMEOUT = 180.0  # a first start compiles every module
+_REPLY_TIMEOUT = 300.0
+
+
+class BenchError(Exception):
+    """The run cannot produce trustworthy numbers (a worker failed, versions differ, ...)."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to measure: ``rounds`` rounds of one batch per variant, each batch about
+    ``batch_seconds`` long (or exactly ``iterations`` calls), after ``warmup_seconds``."""
+
+    rounds: int
+    batch_seconds: float
+    warmup_seconds: float
+    iterations: Optional[int] = None
+
+
+class Worker:
+    """One worker process and its side of the line protocol."""
+
+    def __init__(self, python: Path, workload: str, variant: str, env: dict[str, str]) -> None:
+        self.variant = variant
+        # A file, not a pipe: nobody reads stderr while the worker runs; close() closes it.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(python), "-u", str(WORKER), workload, variant],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
+
+    def _read(self, timeout: float) -> tuple[str, str]:
+        stdout = self._process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        line = stdout.readline() if ready else ""
+        if not line:
+            self._process.kill()
+            self._process.wait()
+            why = "timed out" if not ready else f"exited with {self._process.returncode}"
+            raise BenchError(f"worker {self.variant} {why}\n{self.stderr_tail()}")
+        kind, _, payload = line.rstrip("\n").partition(" ")
+        if kind == "error":
+            raise BenchError(f"worker {self.variant}: {json.loads(payload)}\n{self.stderr_tail()}")
+        return kind, payload
+
+    def _send(self, command: str) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(command + "\n")
+        stdin.flush()
+
+    def wait_ready(self) -> dict[str, Any]:
+        kind, payload = self._read(_READY_TIMEOUT)
+        if kind != "ready":
+            raise BenchError(f"worker {self.variant}: expected ready, got {kind!r}")
+        info: dict[str, Any] = json.loads(payload)
+        return info
+
+    def run(self, count: int) -> int:
+        """Wall-clock nanoseconds the worker took for ``count`` calls."""
+        self._send(f"run {count}")
+        kind, payload = self._read(_REPLY_TIMEOUT)
+        if kind != "ok":
+            raise BenchError(f"worker {self.variant}: expected ok, got {kind!r}")
+        return int(payload)
+
+    def totals(self) -> dict[str, int]:
+        self._send("stats")
+        _, payload = self._read(_REPLY_TIMEOUT)
+        totals: dict[str, int] = json.loads(payload)
+        return totals
+
+    def stderr_tail(self, limit: int = 4000) -> str:
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace")
+        return text[-limit:]
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._send("quit")
+                self._process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._stderr.close()
+
+
+@dataclass
+class VariantResult:
+    iterations: int
+    per_call_us: list[float] = field(default_factory=list)  # one value per round
+    ready: dict[str, Any] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class WorkloadResult:
+    workload: Workload
+    variants: dict[str, VariantResult]
+    orders: list[list[str]]
+    notes: list[str]
+
+
+def worker_env(semconv: Optional[str]) -> dict[str, str]:
+    """The caller's environment without ``OTEL_*`` settings (they would change what the
+    instrumentors emit) and with a fixed hash seed; ``semconv`` sets the opt-in for all."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("OTEL_") and key != "PYTHONPATH"
+    }
+    env["PYTHONHASHSEED"] = "0"
+    if semconv:
+        env["OTEL_SEMCONV_STABILITY_OPT_IN"] = semconv
+    return env
+
+
+def _calibrate(worker: Worker, budget: Budget) -> int:
+    """Warm the worker up and pick the batch size that takes about ``budget.batch_seconds``."""
+    minimum_ns = min(0.01, budget.batch_seconds / 2) * 1e9
+    warmup_ns = budget.warmup_seconds * 1e9
+    count, spent = 1, 0
+    while True:
+        elapsed = worker.run(count)
+        spent += elapsed
+        if elapsed >= minimum_ns and spent >= warmup_ns:
+            break
+        if elapsed < minimum_ns:
+            count *= 8 if elapsed < minimum_ns / 10 else 2
+    if budget.iterations is not None:
+        return budget.iterations
+    return max(1, round(budget.batch_seconds * 1e9 * count / max(elapsed, 1)))
+
+
+def measure(
+    workload: Workload,
+    pythons: dict[str, Path],
+    budget: Budget,
+    rng: random.Random,
+    env: dict[str, str],
+) -> WorkloadResult:
+    """Run every variant of ``workload`` in its worker, interleaved, and collect the timings."""
+    workers: dict[str, Worker] = {}
+    try:
+        # Workers start together (nothing is timed yet); each checks one call before "ready".
+        for variant in VARIANTS:
+            workers[variant] = Worker(pythons[variant], workload.name, variant, env)
+        results = {
+            variant: VariantResult(iterations=0, ready=worker.wait_ready())
+            for variant, worker in workers.items()
+        }
+        _check_versions(workload, results)
+        for variant, worker in workers.items():
+            results[variant].iterations = _calibrate(worker, budget)
+            _log(f"{workload.name}: {variant} calibrated to {results[variant].iterations} calls")
+        orders: list[list[str]] = []
+        started = time.monotonic()
+        for _ in range(budget.rounds):
+            order = list(VARIANTS)
+            rng.shuffle(order)
+            orders.append(order)
+            for variant in order:
+                result = results[variant]
+                elapsed = workers[variant].run(result.iterations)
+                result.per_call_us.append(elapsed / result.iterations / 1000)
+        _log(f"{workload.name}: {budget.rounds} rounds in {time.monotonic() - started:.1f} s")
+        for variant, worker in workers.items():
+            results[variant].totals = worker.totals()
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return WorkloadResult(workload, results, orders, _telemetry_notes(results))
+
+
+def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> None:
+    """Every distribution the two venvs share must have the same version in both."""
+    ours = results["instrumentarium"].ready["versions"]
+    theirs = results["upstream"].ready["versions"]
+    differing = [
+        f"{name} {ours[name]} (bench) vs {theirs[name]} (upstream)"
+        for name in sorted(ours.keys() & theirs.keys())
+        if ours[name] != theirs[name]
+    ]
+    if differing:
+        raise BenchError(
+            f"{workload.name}: the venvs differ, numbers would not compare: "
+            + "; ".join(differing)
+            + "\n(rebuild them with --refresh-envs)"
+        )
+    pythons = {result.ready["python"] for result in results.values()}
+    if len(pythons) != 1:
+        raise BenchError(f"{workload.name}: workers run different Pythons: {sorted(pythons)}")
+
+
+def _telemetry_notes(results: dict[str, VariantResult]) -> list[str]:
+    """Differences in what the variants emitted, and spans lost or missing during the run."""
+    notes: list[str] = []
+    ours = results["instrumentarium"].ready["telemetry"]
+    notes.extend(_compare_telemetry("floor", results["floor"].ready["telemetry"], ours))
+    notes.extend(_compare_telemetry("upstream", results["upstream"].ready["telemetry"], ours))
+    for variant, result in results.items():
+        totals = result.totals
+        if variant != "bare" and totals and totals["spans"] != totals["calls"]:
+            notes.append(f"{variant} exported {totals['spans']} spans for {totals['calls']} calls")
+    return notes
+
+
+def _compare_telemetry(label: str, other: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    span, our_span = other["span"], ours["span"]
+    notes = [
+        f"{label} span {key} is {span[key]!r}, ours {our_span[key]!r}"
+        for key in ("name", "kind", "status")
+        if span[key] != our_span[key]
+    ]
+    attrs, our_attrs = span["attributes"], our_span["attributes"]
+    only_theirs = sorted(attrs.keys() - our_attrs.keys())
+    only_ours = sorted(our_attrs.keys() - attrs.keys())
+    if only_theirs:
+        notes.append(f"{label} span attributes ours lacks: {', '.join(only_theirs)}")
+    if only_ours:
+        notes.append(f"span attributes only ours sets (not {label}): {', '.join(only_ours)}")
+    notes.extend(
+        f"{label} span {key} = {attrs[key]!r}, ours {our_attrs[key]!r}"
+        for key in sorted(attrs.keys() & our_attrs.keys())
+        if attrs[key] != our_attrs[key]
+    )
+    metrics, our_metrics = other["metrics"], ours["metrics"]
+    if sorted(metrics) != sorted(our_metrics):
+        notes.append(f"{label} metrics {sorted(metrics)}, ours {sorted(our_metrics)}")
+    notes.extend(
+        f"{label} {name} attributes {metrics[name]}, ours {our_metrics[name]}"
+        for name in sorted(metrics.keys() & our_metrics.keys())
+        if metrics[name] != our_metrics[name]
+    )
+    return notes
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,210 @@
+"""The results of one run: analysed once, printed as a markdown table or written as JSON."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from .driver import Budget, WorkloadResult
+from .envs import ROOT
+from .stats import ratio, summarize
+
+__all__ = ["analyse", "markdown", "run_metadata"]
+
+_OTEL = (
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "opentelemetry-semantic-conventions",
+    "opentelemetry-instrumentation",
+)
+_SDK_SETUP = (
+    "TracerProvider + BatchSpanProcessor (no-op exporter), MeterProvider + InMemoryMetricReader, "
+    "always-on sampling, propagators tracecontext+baggage"
+)
+
+
+def analyse(result: WorkloadResult) -> dict[str, Any]:
+    """Medians, spreads, paired overheads and per-round ratios of one workload.
+
+    Overheads and ratios are computed round by round (a round's batches ran within a fraction of
+    a second of each other), then summarized: a slow spell of the machine that covers a round
+    cancels out of that round's ratios.
+    """
+    variants = result.variants
+    bare = variants["bare"].per_call_us
+    floor = variants["floor"].per_call_us
+    out_variants: dict[str, Any] = {}
+    for name, variant in variants.items():
+        summary = summarize(variant.per_call_us)
+        out_variants[name] = {
+            "iterations": variant.iterations,
+            "median_us": summary.median,
+            "q1_us": summary.q1,
+            "q3_us": summary.q3,
+            "iqr_us": summary.iqr,
+            "per_round_us": variant.per_call_us,
+            **variant.totals,
+        }
+    ours = [v - b for v, b in zip(variants["instrumentarium"].per_call_us, bare)]
+    theirs = [v - b for v, b in zip(variants["upstream"].per_call_us, bare)]
+    floor_in_app = [v - b for v, b in zip(variants["bare+floor"].per_call_us, bare)]
+    return {
+        "description": result.workload.description,
+        "variants": out_variants,
+        "overhead_us": {
+            "instrumentarium": summarize(ours).as_dict(),
+            "upstream": summarize(theirs).as_dict(),
+            "floor_in_app": summarize(floor_in_app).as_dict(),
+        },
+        "ratios": {
+            "ours_over_upstream": _ratios(ours, theirs),
+            "ours_over_floor": _ratios(ours, floor),
+            "ours_over_floor_in_app": _ratios(ours, floor_in_app),
+        },
+        "floor_calls": variants["floor"].ready["telemetry"].get("floor"),
+        "telemetry": {name: variant.ready["telemetry"] for name, variant in variants.items()},
+        "notes": result.notes,
+        "round_orders": result.orders,
+    }
+
+
+def _ratios(numerators: Sequence[float], denominators: Sequence[float]) -> Optional[dict[str, Any]]:
+    """The per-round ratios, summarized; rounds whose denominator is lost in the noise
+    (not positive) are left out, and None means no round had one."""
+    values = [r for r in map(ratio, numerators, denominators) if r is not None]
+    if not values:
+        return None
+    return {**summarize(values).as_dict(), "rounds": len(values)}
+
+
+def _git_revision() -> str:
+    def git(*args: str) -> Optional[str]:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    revision = git("rev-parse", "--short", "HEAD")
+    if revision is None:
+        return "unknown"
+    return revision + ("+dirty" if git("status", "--porcelain") else "")
+
+
+def run_metadata(
+    results: Sequence[WorkloadResult],
+    budget: Budget,
+    seed: int,
+    semconv: Optional[str],
+    quick: bool,
+) -> dict[str, Any]:
+    """What the header prints: versions as the workers reported them, machine, settings."""
+    bench: dict[str, str] = {}
+    upstream: dict[str, str] = {}
+    library_names: set[str] = set()
+    upstream_names: set[str] = set()
+    python = ""
+    for result in results:
+        bench.update(result.variants["instrumentarium"].ready["versions"])
+        upstream.update(result.variants["upstream"].ready["versions"])
+        library_names.update(result.workload.show_versions)
+        upstream_names.update(name for name in upstream if name.startswith("opentelemetry-"))
+        python = result.variants["bare"].ready["python"]
+    upstream_names -= set(_OTEL) | {"opentelemetry-sdk"}
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "python": python,
+        "instrumentarium": {
+            "version": (ROOT / "VERSION").read_text().strip(),
+            "git": _git_revision(),
+            "distributions": {k: v for k, v in bench.items() if k.startswith("instrumentarium")},
+        },
+        "opentelemetry": {name: bench.get(name) for name in _OTEL},
+        "libraries": {name: bench.get(name) for name in sorted(library_names)},
+        "upstream": {name: upstream[name] for name in sorted(upstream_names)},
+        "sdk_setup": _SDK_SETUP,
+        "semconv_opt_in": semconv or "default",
+        "rounds": budget.rounds,
+        "batch_seconds": None if budget.iterations else budget.batch_seconds,
+        "iterations": budget.iterations,
+        "warmup_seconds": budget.warmup_seconds,
+        "seed": seed,
+        "quick": quick,
+    }
+
+
+def _versions(versions: dict[str, Optional[str]], strip: str = "") -> str:
+    return ", ".join(f"{name.removeprefix(strip)} {version}" for name, version in versions.items())
+
+
+def _us(analysis: dict[str, Any], variant: str) -> str:
+    data = analysis["variants"][variant]
+    return f"{data['median_us']:.2f} ±{data['iqr_us'] / 2:.2f}"
+
+
+def _ratio(summary: Optional[dict[str, Any]]) -> str:
+    if summary is None:
+        return "n/a"
+    return f"{summary['median']:.2f} ±{summary['iqr'] / 2:.2f}"
+
+
+def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
+    ours = meta["instrumentarium"]
+    batch = (
+        f"{meta['iterations']} calls per batch"
+        if meta["iterations"]
+        else f"batches of ~{meta['batch_seconds'] * 1000:.0f} ms"
+    )
+    lines = [
+        f"## instrumentarium benchmarks ({meta['date']}{', quick' if meta['quick'] else ''})",
+        "",
+        f"- {meta['python']} on {meta['machine']}",
+        f"- instrumentarium {ours['version']} (git {ours['git']})",
+        f"- OpenTelemetry: {_versions(meta['opentelemetry'], 'opentelemetry-')}",
+        f"- libraries: {_versions(meta['libraries'])}",
+        f"- upstream: {_versions(meta['upstream'])}",
+        f"- SDK set-up, every variant: {meta['sdk_setup']}; "
+        f"semconv opt-in: {meta['semconv_opt_in']}",
+        f"- {meta['rounds']} interleaved rounds (shuffled, seed {meta['seed']}), {batch}, "
+        f"{meta['warmup_seconds']:g} s warm-up per variant",
+        "",
+        "| workload | bare µs | floor µs | instrumentarium µs (overhead) "
+        "| upstream µs (overhead) | ours/upstream | ours/floor | ours/floor in app |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, analysis in analyses.items():
+        overhead = analysis["overhead_us"]
+        ratios = analysis["ratios"]
+        lines.append(
+            f"| {name} | {_us(analysis, 'bare')} | {_us(analysis, 'floor')} "
+            f"| {_us(analysis, 'instrumentarium')} (+{overhead['instrumentarium']['median']:.2f}) "
+            f"| {_us(analysis, 'upstream')} (+{overhead['upstream']['median']:.2f}) "
+            f"| {_ratio(ratios['ours_over_upstream'])} | {_ratio(ratios['ours_over_floor'])} "
+            f"| {_ratio(ratios['ours_over_floor_in_app'])} |"
+        )
+    lines += [
+        "",
+        "Medians over the rounds, ± half the interquartile range. µs: time per call. "
+        "Overhead: variant minus bare of the same round. "
+        "ours/upstream: our overhead ÷ upstream's in the same round (lower is better). "
+        "ours/floor: our overhead ÷ the floor of the same round; the floor is the SDK's own "
+        "cost for the same span and metrics (1.00 = nothing on top of the SDK). "
+        "ours/floor in app: the same, with the floor's SDK calls timed next to the bare "
+        "library in one loop (bare+floor minus bare): inside an app they cost more than in the "
+        "floor's tight loop, so this is the fairer yardstick for framework workloads.",
+    ]
+    lines += ["", "Floor, per call (captured from one instrumentarium call):", ""]
+    lines += [f"- {name}: {analysis['floor_calls']}" for name, analysis in analyses.items()]
+    notes = [
+        f"- {name}: {note}" for name, analysis in analyses.items() for note in analysis["notes"]
+    ]
+    if notes:
+        lines += ["", "Telemetry differences and checks:", "", *notes]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,196 @@
+"""One benchmark worker: one workload, one variant, in a persistent process.
+
+The driver starts ``python benchmarks/worker.py WORKLOAD VARIANT`` in the variant's venv and
+talks to it one line at a time (driver → worker, then worker → driver)::
+
+    (start)   → ready {"versions": ..., "telemetry": ...}    set up, one checked call done
+    run N     → ok ELAPSED_NS                                 N calls, timed as one batch
+    stats     → stats {"calls": ..., "spans": ...}            totals, after a flush
+    quit      → (exits)
+
+Anything that fails is reported as ``error MESSAGE`` before the worker exits non-zero. The
+protocol owns the real stdout; whatever the libraries print goes to stderr.
+
+With ``--profile N`` the worker instead runs N calls under cProfile and prints the statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import sys
+import time
+from importlib import metadata
+from typing import Any, Optional, TextIO
+
+from workloads import Call, Workload, discover
+
+from .floor import capture, describe, replay
+from .sdk import BenchSdk, set_default_propagator, span_summary
+
+VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream")
+
+
+class WorkerError(Exception):
+    """A check failed: the variant would measure something other than what it claims."""
+
+
+def build(workload: Workload, variant: str, sdk: BenchSdk) -> tuple[Call, Optional[str]]:
+    """The variant's call, and for the floor a line describing the SDK calls it replays."""
+    if variant == "floor":
+        recipe = capture(workload)
+        return replay(recipe, sdk.providers, workload.carrier()), describe(recipe)
+    if variant == "bare+floor":
+        # The floor's SDK calls next to the bare library, in one loop: the same calls cost
+        # more beside a real app (caches are shared) than in the floor's tight loop.
+        recipe = capture(workload)
+        floor = replay(recipe, sdk.providers, workload.carrier())
+        bare = workload.bare(sdk.providers)
+
+        def bare_then_floor() -> object:
+            result = bare()
+            floor()
+            return result
+
+        return bare_then_floor, describe(recipe)
+    setup = {
+        "bare": workload.bare,
+        "instrumentarium": workload.instrumentarium,
+        "upstream": workload.upstream,
+    }[variant]
+    return setup(sdk.providers), None
+
+
+def check_first_call(workload: Workload, variant: str, call: Call, sdk: BenchSdk) -> dict[str, Any]:
+    """Make one call and check that it worked and produced (or, bare, did not produce) telemetry.
+
+    A broken instrumentor that emits nothing must not get a fast number.
+    """
+    result = call()
+    if variant != "floor" and result != workload.expect:  # bare+floor returns bare's result
+        raise WorkerError(f"one call returned {result!r}, expected {workload.expect!r}")
+    sdk.flush()
+    metrics = sdk.metric_points()
+    spans = sdk.exporter.exported
+    if variant == "bare":
+        if spans or metrics:
+            raise WorkerError(f"bare emitted telemetry: {spans} span(s), metrics {list(metrics)}")
+        return {"span": None, "metrics": {}}
+    last = sdk.exporter.last
+    if spans != 1 or last is None:
+        raise WorkerError(f"one call exported {spans} spans through the SDK, expected 1")
+    if last.end_time is None:
+        raise WorkerError("the exported span was not ended")
+    if not any(name.endswith("duration") for name in metrics):
+        raise WorkerError(f"no duration histogram was recorded; metrics: {list(metrics)}")
+    return {"span": span_summary(last), "metrics": metrics}
+
+
+def _versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            versions[name.lower().replace("_", "-").replace(".", "-")] = dist.version
+    return dict(sorted(versions.items()))
+
+
+def timed(call: Call, count: int) -> int:
+    """Wall-clock nanoseconds for ``count`` calls; garbage from earlier batches is collected
+    first, outside the timing."""
+    gc.collect()
+    perf_counter_ns = time.perf_counter_ns
+    start = perf_counter_ns()
+    for _ in range(count):
+        call()
+    return perf_counter_ns() - start
+
+
+def serve(call: Call, sdk: BenchSdk, out: TextIO) -> None:
+    calls = 1  # the checked first call
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "run":
+            count = int(argument)
+            elapsed = timed(call, count)
+            calls += count
+            # Export the batch's spans now, so no background work spills into another
+            # worker's batch (one worker runs at a time).
+            sdk.flush()
+            reply = f"ok {elapsed}"
+        elif command == "stats":
+            sdk.flush()
+            reply = "stats " + json.dumps({"calls": calls, "spans": sdk.exporter.exported})
+        elif command == "quit":
+            return
+        else:
+            reply = "error " + json.dumps(f"unknown command {line.strip()!r}")
+        out.write(reply + "\n")
+        out.flush()
+
+
+def profile(call: Call, count: int, sort: str) -> None:
+    timed(call, max(count // 10, 1))  # warm up
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        call()
+    profiler.disable()
+    buffer = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buffer)
+    stats.strip_dirs().sort_stats(sort).print_stats(40)
+    print(buffer.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workload")
+    parser.add_argument("variant", choices=VARIANTS)
+    parser.add_argument("--profile", type=int, metavar="N", help="profile N calls and exit")
+    parser.add_argument("--sort", default="tottime", help="pstats sort key for --profile")
+    args = parser.parse_args(argv)
+
+    # The protocol gets a private copy of stdout; fd 1 then points at stderr, so a stray print
+    # from a library cannot corrupt a reply.
+    out = sys.stdout
+    if args.profile is None:
+        out = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+        sys.stdout.flush()
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    try:
+        workloads = discover()
+        if args.workload not in workloads:
+            raise WorkerError(f"unknown workload {args.workload!r}")
+        workload = workloads[args.workload]
+        set_default_propagator()
+        sdk = BenchSdk()
+        call, floor = build(workload, args.variant, sdk)
+        telemetry = check_first_call(workload, args.variant, call, sdk)
+        if floor is not None:
+            telemetry["floor"] = floor
+    except Exception as exc:
+        out.write("error " + json.dumps(f"{type(exc).__name__}: {exc}") + "\n")
+        out.flush()
+        raise
+
+    if args.profile is not None:
+        profile(call, args.profile, args.sort)
+        return 0
+
+    ready = {
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "executable": sys.executable,
+        "versions": _versions(),
+        "telemetry": telemetry,
+    }
+    out.write("ready " + json.dumps(ready) + "\n")
+    out.flush()
+    serve(call, sdk, out)
+    return 0

@@ -1,0 +1,122 @@
+"""Overhead of instrumentarium against the bare library, the SDK floor and upstream, in one run.
+
+    .venv/bin/python benchmarks/run.py                      # every workload, ~1-2 minutes
+    .venv/bin/python benchmarks/run.py --quick              # CI smoke, ~20 s
+    .venv/bin/python benchmarks/run.py --workload wsgi --json benchmarks/results/wsgi.json
+    .venv/bin/python benchmarks/run.py --workload flask-wsgi --profile instrumentarium
+
+Progress goes to stderr, the markdown report to stdout. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness.driver import VARIANTS, WORKER, BenchError, Budget, measure, worker_env
+from harness.envs import EnvError, ensure_envs
+from harness.report import analyse, markdown, run_metadata
+from workloads import Workload, discover
+
+# Many short rounds: noise from neighbours on a shared machine comes in bursts, and a burst that
+# covers a whole round cancels out of that round's ratios.
+DEFAULT = Budget(rounds=40, batch_seconds=0.1, warmup_seconds=0.5)
+QUICK = Budget(rounds=8, batch_seconds=0.025, warmup_seconds=0.1)
+
+
+def _parser(names: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Per-call overhead of instrumentarium, upstream and the SDK floor.",
+    )
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=names,
+        metavar="NAME",
+        help=f"run only this workload (repeatable): {', '.join(names)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short run for CI smoke tests")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per workload")
+    parser.add_argument(
+        "--iterations", type=int, help="calls per batch, for every variant (default: calibrated)"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
+    parser.add_argument("--seed", type=int, help="seed of the round order (default: random)")
+    parser.add_argument(
+        "--semconv",
+        metavar="OPT_IN",
+        help="OTEL_SEMCONV_STABILITY_OPT_IN for every worker, e.g. http or http/dup",
+    )
+    parser.add_argument(
+        "--refresh-envs", action="store_true", help="rebuild both benchmark venvs first"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=VARIANTS,
+        metavar="VARIANT",
+        help="instead of benchmarking, cProfile this variant of each selected workload",
+    )
+    parser.add_argument("--profile-calls", type=int, default=20000, help=argparse.SUPPRESS)
+    return parser
+
+
+def main() -> int:
+    workloads = discover()
+    args = _parser(list(workloads)).parse_args()
+    selected = [workloads[name] for name in args.workload or workloads]
+    budget = QUICK if args.quick else DEFAULT
+    budget = Budget(
+        rounds=args.rounds or budget.rounds,
+        batch_seconds=budget.batch_seconds,
+        warmup_seconds=budget.warmup_seconds,
+        iterations=args.iterations,
+    )
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    env = worker_env(args.semconv)
+    try:
+        # Both venvs cover every workload, so selecting one does not rebuild them.
+        pythons = ensure_envs(workloads.values(), refresh=args.refresh_envs)
+        if args.profile:
+            return _profile(args.profile, selected, pythons, env, args.profile_calls)
+        rng = random.Random(seed)
+        results = [measure(workload, pythons, budget, rng, env) for workload in selected]
+    except (BenchError, EnvError) as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    meta = run_metadata(results, budget, seed, args.semconv, args.quick)
+    analyses = {result.workload.name: analyse(result) for result in results}
+    print(markdown(meta, analyses), end="")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        document = {"schema": 1, "meta": meta, "workloads": analyses}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"bench: wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _profile(
+    variant: str,
+    selected: list[Workload],
+    pythons: dict[str, Path],
+    env: dict[str, str],
+    calls: int,
+) -> int:
+    """cProfile ``calls`` calls of ``variant`` of each workload, in the variant's venv."""
+    for workload in selected:
+        print(f"## {workload.name} / {variant}: cProfile of {calls} calls", flush=True)
+        command = [str(pythons[variant]), str(WORKER), workload.name, variant]
+        done = subprocess.run([*command, "--profile", str(calls)], env=env, check=False)
+        if done.returncode != 0:
+            return done.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
