@@ -1,5 +1,7 @@
 """Fixtures shared by every test in the monorepo: a real SDK with in-memory exporters.
 
+Every test runs without the developer's ``OTEL_*`` variables and with ``warn_once`` reset.
+
 Each test gets a fresh ``TracerProvider`` (simple processor, in-memory exporter) and
 ``MeterProvider`` (in-memory reader); pass them to the instrumentor under test explicitly, as
 ``tracer_provider=`` / ``meter_provider=``. ``metric_points`` reads what was recorded.
@@ -8,6 +10,7 @@ Each test gets a fresh ``TracerProvider`` (simple processor, in-memory exporter)
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +20,24 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from instrumentarium.util import instrumentation
+
+
+@pytest.fixture(autouse=True)
+def clean_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without OTEL_* variables, whatever the developer's shell exports."""
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def fresh_warnings() -> Iterator[None]:
+    """``warn_once`` forgets what it has reported, so each test sees its first warning."""
+    instrumentation._warned.clear()
+    yield
+    instrumentation._warned.clear()
 
 
 @pytest.fixture

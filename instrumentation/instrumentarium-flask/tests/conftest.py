@@ -34,26 +34,6 @@ ORIGINAL_METHODS = {
     "full_dispatch_request": flask.Flask.__dict__["full_dispatch_request"],
 }
 
-_ISOLATED_ENV = (
-    "OTEL_SEMCONV_STABILITY_OPT_IN",
-    "OTEL_PYTHON_FLASK_EXCLUDED_URLS",
-    "OTEL_PYTHON_EXCLUDED_URLS",
-    "OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS",
-    "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
-    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
-    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
-    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS",
-    "OTEL_PYTHON_INSTRUMENTATION_HTTP_REDACT_QUERY_PARAMS",
-    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
-)
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Variables set in the developer's shell must not change what the tests see."""
-    for name in _ISOLATED_ENV:
-        monkeypatch.delenv(name, raising=False)
-
 
 @pytest.fixture(autouse=True)
 def _spans_end_once_and_context_is_restored(caplog: pytest.LogCaptureFixture) -> Iterator[None]:

@@ -4,35 +4,17 @@ that drive a wrapped app the way a WSGI server does (call, iterate, close)."""
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
-from instrumentarium.util import instrumentation
 from instrumentarium.wsgi import OpenTelemetryMiddleware
 
 Environ = dict[str, Any]
 App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
-
-
-@pytest.fixture(autouse=True)
-def clean_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts without OTEL_* variables, whatever the developer's shell exports."""
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture(autouse=True)
-def fresh_warnings() -> Iterator[None]:
-    """``warn_once`` forgets what it has reported, so each test sees its first warning."""
-    instrumentation._warned.clear()
-    yield
-    instrumentation._warned.clear()
 
 
 @pytest.fixture
