@@ -1,0 +1,123 @@
+"""``settings.MIDDLEWARE``: where ``instrument()`` puts the middleware, and taking it out again.
+
+* The middleware goes in only when it is not listed yet (by its public or its module path).
+* Position: the ``middleware_position`` keyword argument, else
+  ``OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION``, else 0 (first). An index outside
+  ``0..len(MIDDLEWARE)`` or a value that is not an integer is reported once and gives 0.
+* ``MIDDLEWARE`` may be a list or a tuple (it keeps its type) or unset/None (an empty list).
+  ``MIDDLEWARE_CLASSES``, which Django has ignored since 2.0, is left alone, with a warning.
+* ``uninstrument()`` removes exactly the entry it added, from whatever ``MIDDLEWARE`` is then.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Final, Optional
+
+from instrumentarium.util.instrumentation import logger, warn_once
+
+__all__ = [
+    "MIDDLEWARE_PATH",
+    "MIDDLEWARE_POSITION_ENV",
+    "Added",
+    "configured_settings",
+    "insert_middleware",
+    "remove_middleware",
+]
+
+MIDDLEWARE_PATH: Final = "instrumentarium.django.OpenTelemetryMiddleware"
+MIDDLEWARE_POSITION_ENV: Final = "OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION"
+_OUR_PATHS: Final = frozenset(
+    {MIDDLEWARE_PATH, "instrumentarium.django._middleware.OpenTelemetryMiddleware"}
+)
+
+
+@dataclass(frozen=True)
+class Added:
+    """What ``insert_middleware`` changed, for ``remove_middleware``."""
+
+    settings: Any
+    path: str
+
+
+def configured_settings() -> Any:
+    """``django.conf.settings``, configured with Django's defaults when nothing configured it
+    yet (no ``DJANGO_SETTINGS_MODULE``), as upstream does."""
+    # Lazy: importing this package must not import Django.
+    from django.conf import settings  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+    from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    try:
+        getattr(settings, "MIDDLEWARE", None)
+    except (ImproperlyConfigured, ModuleNotFoundError):
+        logger.debug("Django settings are not configured; configuring Django's defaults")
+        settings.configure()
+    return settings
+
+
+def _position(given: object, length: int) -> int:
+    source = "middleware_position"
+    value: object = given
+    if value is None:
+        raw = os.environ.get(MIDDLEWARE_POSITION_ENV, "").strip()
+        if not raw:
+            return 0
+        source = MIDDLEWARE_POSITION_ENV
+        try:
+            value = int(raw)
+        except ValueError:
+            warn_once(
+                ("django-position", raw),
+                "%s=%r is not an integer; inserting the middleware first",
+                source,
+                raw,
+            )
+            return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        warn_once(
+            ("django-position-type", repr(value)),
+            "%s must be an integer, got %r; inserting the middleware first",
+            source,
+            value,
+        )
+        return 0
+    if not 0 <= value <= length:
+        warn_once(
+            ("django-position-range", value, length),
+            "%s=%d is outside 0..%d (the length of MIDDLEWARE); inserting the middleware first",
+            source,
+            value,
+            length,
+        )
+        return 0
+    return value
+
+
+def insert_middleware(settings: Any, position: object) -> Optional[Added]:
+    """Insert the middleware unless ``MIDDLEWARE`` lists it already; None when nothing changed."""
+    if getattr(settings, "MIDDLEWARE_CLASSES", None):
+        warn_once(
+            "django-middleware-classes",
+            "settings.MIDDLEWARE_CLASSES is ignored by Django 2.0 and newer; instrumentarium"
+            " adds its middleware to settings.MIDDLEWARE, which Django reads",
+        )
+    current = getattr(settings, "MIDDLEWARE", None)
+    entries = list(current) if current is not None else []
+    if any(entry in _OUR_PATHS for entry in entries):
+        return None
+    entries.insert(_position(position, len(entries)), MIDDLEWARE_PATH)
+    settings.MIDDLEWARE = tuple(entries) if isinstance(current, tuple) else entries
+    return Added(settings, MIDDLEWARE_PATH)
+
+
+def remove_middleware(added: Added) -> None:
+    settings = added.settings
+    current = getattr(settings, "MIDDLEWARE", None)
+    if current is None:
+        return
+    entries = list(current)
+    if added.path not in entries:
+        return
+    entries.remove(added.path)
+    settings.MIDDLEWARE = tuple(entries) if isinstance(current, tuple) else entries

@@ -1,0 +1,282 @@
+"""``DjangoInstrumentor``: the middleware in ``settings.MIDDLEWARE``, options, and undoing it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from opentelemetry.trace import SpanKind
+
+from instrumentarium.django import MIDDLEWARE_PATH, DjangoInstrumentor, OpenTelemetryMiddleware
+
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+COMMON = "django.middleware.common.CommonMiddleware"
+
+
+class TestMiddlewareSetting:
+    def test_inserted_first_by_default(self, instrument):
+        """``instrument()`` puts the middleware first in ``MIDDLEWARE``."""
+        settings.MIDDLEWARE = [SESSION, COMMON]
+        instrument()
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH, SESSION, COMMON]
+
+    def test_tuple_stays_a_tuple(self, instrument, instrumentor):
+        """A tuple ``MIDDLEWARE`` gets the middleware and stays a tuple; uninstrument restores
+        it."""
+        settings.MIDDLEWARE = (SESSION, COMMON)
+        instrument()
+        assert settings.MIDDLEWARE == (MIDDLEWARE_PATH, SESSION, COMMON)
+        instrumentor.uninstrument()
+        assert settings.MIDDLEWARE == (SESSION, COMMON)
+
+    def test_none_is_an_empty_list(self, instrument):
+        """``MIDDLEWARE = None`` is treated as an empty list."""
+        settings.MIDDLEWARE = None
+        instrument()
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH]
+
+    def test_position_keyword(self, instrument):
+        """``middleware_position`` is the index the middleware goes to."""
+        settings.MIDDLEWARE = [SESSION, COMMON]
+        instrument(middleware_position=1)
+        assert settings.MIDDLEWARE == [SESSION, MIDDLEWARE_PATH, COMMON]
+
+    def test_position_from_env(self, instrument, monkeypatch):
+        """``OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION`` is used when the keyword is not given."""
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", "2")
+        settings.MIDDLEWARE = [SESSION, COMMON]
+        instrument()
+        assert settings.MIDDLEWARE == [SESSION, COMMON, MIDDLEWARE_PATH]
+
+    def test_keyword_wins_over_env(self, instrument, monkeypatch):
+        """The keyword argument wins over the variable, as for every other option."""
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", "2")
+        settings.MIDDLEWARE = [SESSION, COMMON]
+        instrument(middleware_position=1)
+        assert settings.MIDDLEWARE == [SESSION, MIDDLEWARE_PATH, COMMON]
+
+    @pytest.mark.parametrize("position", [5, -1, "x"])
+    def test_bad_position_gives_first_with_a_warning(
+        self, instrument, instrumentarium_warnings, position
+    ):
+        """An index out of range, or not an integer, puts the middleware first, with a warning."""
+        settings.MIDDLEWARE = [SESSION]
+        instrument(middleware_position=position)
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH, SESSION]
+        [warning] = instrumentarium_warnings()
+        assert "middleware_position" in warning.getMessage()
+
+    def test_bad_env_position_names_the_variable(
+        self, instrument, instrumentarium_warnings, monkeypatch
+    ):
+        """A variable that is not an integer is reported by name and the middleware goes first."""
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", "last")
+        settings.MIDDLEWARE = [SESSION]
+        instrument()
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH, SESSION]
+        [warning] = instrumentarium_warnings()
+        assert "OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION" in warning.getMessage()
+
+    def test_placed_by_hand_is_left_where_it_is(self, instrument, instrumentor, client, finished):
+        """A middleware the user listed is not inserted again, stays after uninstrument, and
+        records only while instrumented."""
+        settings.MIDDLEWARE = [COMMON, MIDDLEWARE_PATH]
+        instrument()
+        assert settings.MIDDLEWARE == [COMMON, MIDDLEWARE_PATH]
+        client().get("/user/1/")
+        assert len(finished()) == 1
+        instrumentor.uninstrument()
+        assert settings.MIDDLEWARE == [COMMON, MIDDLEWARE_PATH]
+        client().get("/user/1/")
+        assert len(finished()) == 1
+
+    def test_middleware_classes_is_left_alone_with_a_warning(
+        self, instrument, instrumentarium_warnings
+    ):
+        """``MIDDLEWARE_CLASSES`` (ignored by Django since 2.0) is not edited; a warning says so
+        and the middleware goes into ``MIDDLEWARE``, which Django reads."""
+        settings.MIDDLEWARE_CLASSES = (COMMON,)
+        try:
+            settings.MIDDLEWARE = []
+            instrument()
+            assert settings.MIDDLEWARE_CLASSES == (COMMON,)
+            assert settings.MIDDLEWARE == [MIDDLEWARE_PATH]
+            [warning] = instrumentarium_warnings()
+            assert "MIDDLEWARE_CLASSES" in warning.getMessage()
+        finally:
+            del settings.MIDDLEWARE_CLASSES
+
+
+class TestInstrumentLifecycle:
+    def test_uninstrument_removes_what_it_added(self, instrument, instrumentor, client, finished):
+        """After ``uninstrument()`` nothing is left in ``MIDDLEWARE`` and a client built before
+        records nothing more."""
+        settings.MIDDLEWARE = [COMMON]
+        instrument(is_sql_commentor_enabled=True)
+        early = client()
+        instrumentor.uninstrument()
+        assert settings.MIDDLEWARE == [COMMON]
+        early.get("/user/1/")
+        client().get("/user/1/")
+        assert finished() == []
+
+    def test_instrument_again_after_uninstrument(self, instrument, instrumentor, client, finished):
+        """Instrument, uninstrument, instrument: one middleware, one span per request."""
+        settings.MIDDLEWARE = []
+        instrument()
+        instrumentor.uninstrument()
+        instrument()
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH]
+        client().get("/user/1/")
+        assert len(finished()) == 1
+
+    def test_instrument_twice_is_one_middleware(self, instrument, client, finished):
+        """A second ``instrument()`` changes nothing (BaseInstrumentor warns)."""
+        settings.MIDDLEWARE = []
+        instrument()
+        instrument()
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH]
+        client().get("/user/1/")
+        assert len(finished()) == 1
+
+    @pytest.mark.parametrize("value", ["false", "False", "FALSE"])
+    def test_instrument_env_false_disables(self, instrument, client, finished, monkeypatch, value):
+        """``OTEL_PYTHON_DJANGO_INSTRUMENT=false`` (any case) leaves Django untouched."""
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_INSTRUMENT", value)
+        settings.MIDDLEWARE = []
+        instrument()
+        assert settings.MIDDLEWARE == []
+        client().get("/user/1/")
+        assert finished() == []
+
+    def test_not_instrumented_middleware_passes_through(self, client, finished, instrumentor):
+        """The middleware placed by hand without ``instrument()`` serves requests, tracing none."""
+        settings.MIDDLEWARE = [MIDDLEWARE_PATH]
+        assert client().get("/user/3/").content == b"user 3"
+        assert finished() == []
+
+
+class TestOptions:
+    def test_excluded_urls_keyword(self, instrument, client, finished, metric_points):
+        """``excluded_urls`` is searched in the absolute URL without the query: a match is
+        neither traced nor measured."""
+        instrument(excluded_urls="testserver/user/1/$,re/")
+        client().get("/user/1/?q=x")
+        client().get("/re/abc/")
+        client().get("/user/12/")
+        [span] = finished()
+        assert span.attributes["http.url"] == "http://testserver/user/12/"
+        [point] = metric_points()["http.server.duration"]
+        assert point.count == 1
+
+    def test_excluded_urls_env_and_fallback(self, instrument, client, finished, monkeypatch):
+        """``OTEL_PYTHON_DJANGO_EXCLUDED_URLS`` wins; ``OTEL_PYTHON_EXCLUDED_URLS`` is the
+        fallback."""
+        monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS", "user")
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "created")
+        instrument()
+        client().get("/created/")
+        client().get("/user/1/")
+        assert [span.name for span in finished()] == ["GET user/<int:uid>/"]
+
+    def test_hooks_receive_span_request_response(self, instrument, client, finished):
+        """``request_hook(span, request)`` runs at the start, ``response_hook(span, request,
+        response)`` before the end; what they set is on the span."""
+        seen = []
+
+        def request_hook(span, request):
+            seen.append(("request", request.path))
+            span.set_attribute("custom.request", request.path)
+
+        def response_hook(span, request, response):
+            seen.append(("response", response.status_code))
+            span.set_attribute("custom.status", response.status_code)
+
+        instrument(request_hook=request_hook, response_hook=response_hook)
+        client().get("/created/")
+        [span] = finished()
+        assert seen == [("request", "/created/"), ("response", 201)]
+        assert span.attributes["custom.request"] == "/created/"
+        assert span.attributes["custom.status"] == 201
+
+    def test_raising_hooks_are_logged_and_the_request_goes_on(
+        self, instrument, client, finished, instrumentarium_warnings
+    ):
+        """A hook that raises is logged at WARNING; the response and the span are unaffected."""
+
+        def broken(*args):
+            raise RuntimeError("hook bug")
+
+        instrument(request_hook=broken, response_hook=broken)
+        response = client().get("/user/4/")
+        assert response.content == b"user 4"
+        [span] = finished()
+        assert span.name == "GET user/<int:uid>/"
+        messages = [record.getMessage() for record in instrumentarium_warnings()]
+        assert any("request_hook" in message for message in messages)
+        assert any("response_hook" in message for message in messages)
+
+    def test_traced_request_attributes_keyword(self, instrument, client, finished):
+        """``traced_request_attributes`` wins over the variable."""
+        instrument(traced_request_attributes=["method"])
+        client().get("/user/4/")
+        [span] = finished()
+        assert span.attributes["method"] == "GET"
+
+
+class TestPackage:
+    def test_entry_point(self):
+        """``opentelemetry-instrument`` finds the instrumentor under the name ``django``."""
+        found = importlib.metadata.entry_points()
+        if hasattr(found, "select"):  # Python 3.10+
+            group = list(found.select(group="opentelemetry_instrumentor"))
+        else:  # Python 3.9: a dict of groups
+            group = list(found.get("opentelemetry_instrumentor", ()))
+        [entry] = [ep for ep in group if ep.value.startswith("instrumentarium.django")]
+        assert entry.name == "django"
+        assert entry.load() is DjangoInstrumentor
+
+    def test_middleware_path_imports_the_public_class(self):
+        """The dotted path in ``MIDDLEWARE`` is the documented public class."""
+        from django.utils.module_loading import import_string
+
+        assert import_string(MIDDLEWARE_PATH) is OpenTelemetryMiddleware
+        assert OpenTelemetryMiddleware.sync_capable
+        assert OpenTelemetryMiddleware.async_capable
+
+    def test_import_does_not_import_django(self):
+        """Importing ``instrumentarium.django`` leaves Django unimported."""
+        code = "import sys, instrumentarium.django; print('django' in sys.modules)"
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        )
+        assert out.stdout.strip() == "False"
+
+    def test_unconfigured_settings_are_configured_with_defaults(self):
+        """With no settings module, ``instrument()`` configures Django's defaults (as upstream)
+        and inserts the middleware."""
+        code = (
+            "from django.conf import settings\n"
+            "from instrumentarium.django import DjangoInstrumentor\n"
+            "DjangoInstrumentor().instrument()\n"
+            "print(settings.configured, list(settings.MIDDLEWARE))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={"PATH": ""},
+        )
+        assert out.stdout.strip() == f"True ['{MIDDLEWARE_PATH}']"
+
+    def test_span_kind_server_at_top_level(self, instrument, client, finished):
+        """With no span current, the request's span is SERVER."""
+        instrument()
+        client().get("/user/1/")
+        [span] = finished()
+        assert span.kind is SpanKind.SERVER
