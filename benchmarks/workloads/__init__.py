@@ -76,6 +76,8 @@ class Workload:
         upstream_packages: requirements installed only in the upstream venv (the contrib
             instrumentor, usually via ``upstream_requirement``).
         show_versions: distributions whose versions the report header prints.
+        upstream_records_duration: False when the upstream instrumentor records no duration
+            metric (Redis): its first-call check then asks for the span only.
     """
 
     name: str
@@ -88,6 +90,7 @@ class Workload:
     packages: tuple[str, ...]
     upstream_packages: tuple[str, ...]
     show_versions: tuple[str, ...] = ()
+    upstream_records_duration: bool = True
 
 
 def discover() -> dict[str, Workload]:

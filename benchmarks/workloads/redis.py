@@ -1,0 +1,112 @@
+"""Redis: calls against the single node that ``scripts/services start redis`` runs.
+
+* ``redis-get``: ``GET`` of a 100-byte value (one span, one duration record);
+* ``redis-pipeline20``: a non-transactional pipeline of 20 ``GET``s (one span per ``execute()``).
+
+The server is found through ``INSTRUMENTARIUM_REDIS_URL`` (default ``redis://127.0.0.1:6390/0``).
+Upstream records no Redis metrics; its number is a span only, ours includes the histogram.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from . import Call, Providers, Workload, upstream_requirement
+
+if TYPE_CHECKING:
+    import redis
+
+URL = os.environ.get("INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0")
+KEY = "instrumentarium:bench:key"
+VALUE = b"v" * 100
+PIPELINE_LENGTH = 20
+
+
+def _client() -> redis.Redis:
+    import redis
+
+    client = redis.Redis.from_url(URL)
+    try:
+        client.set(KEY, VALUE)
+    except redis.ConnectionError as exc:
+        raise RuntimeError(f"no Redis at {URL}: run scripts/services start redis ({exc})") from exc
+    return client
+
+
+def _instrumentarium(providers: Providers) -> Any:
+    from instrumentarium.redis import RedisInstrumentor
+
+    client = _client()
+    RedisInstrumentor.instrument_client(
+        client,
+        tracer_provider=providers.tracer_provider,
+        meter_provider=providers.meter_provider,
+    )
+    return client
+
+
+def _upstream(providers: Providers) -> Any:
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    client = _client()
+    RedisInstrumentor.instrument_client(client, tracer_provider=providers.tracer_provider)
+    return client
+
+
+def _get(client: Any) -> Call:
+    get = client.get
+
+    def call() -> bytes:
+        return get(KEY)  # type: ignore[no-any-return]
+
+    return call
+
+
+def _pipeline(client: Any) -> Call:
+    def call() -> bytes:
+        pipe = client.pipeline(transaction=False)
+        for _ in range(PIPELINE_LENGTH):
+            pipe.get(KEY)
+        results = pipe.execute()
+        return b"".join(results)  # type: ignore[no-any-return]
+
+    return call
+
+
+def _carrier() -> dict[str, object]:
+    return {}
+
+
+_PACKAGES = ("redis",)
+_UPSTREAM = (upstream_requirement("opentelemetry-instrumentation-redis"),)
+_VERSIONS = ("redis",)
+
+WORKLOADS = (
+    Workload(
+        name="redis-get",
+        description=f"GET of a 100-byte value from {URL}",
+        bare=lambda providers: _get(_client()),
+        instrumentarium=lambda providers: _get(_instrumentarium(providers)),
+        upstream=lambda providers: _get(_upstream(providers)),
+        carrier=_carrier,
+        expect=VALUE,
+        packages=_PACKAGES,
+        upstream_packages=_UPSTREAM,
+        show_versions=_VERSIONS,
+        upstream_records_duration=False,
+    ),
+    Workload(
+        name="redis-pipeline20",
+        description=f"a pipeline of {PIPELINE_LENGTH} GETs (transaction=False) from {URL}",
+        bare=lambda providers: _pipeline(_client()),
+        instrumentarium=lambda providers: _pipeline(_instrumentarium(providers)),
+        upstream=lambda providers: _pipeline(_upstream(providers)),
+        carrier=_carrier,
+        expect=VALUE * PIPELINE_LENGTH,
+        packages=_PACKAGES,
+        upstream_packages=_UPSTREAM,
+        show_versions=_VERSIONS,
+        upstream_records_duration=False,
+    ),
+)
