@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 from opentelemetry.sdk.metrics import Meter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,6 +23,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from instrumentarium.util import instrumentation
+
+# Property tests run on shared, noisy machines: no per-example deadline, no "too slow" failure.
+settings.register_profile(
+    "instrumentarium", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("instrumentarium")
 
 
 @pytest.fixture(autouse=True)
