@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import Meter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,6 +30,22 @@ settings.register_profile(
     "instrumentarium", deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("instrumentarium")
+
+
+pytest_plugins = ["tests.support.http_server"]
+
+
+@pytest.fixture(autouse=True)
+def spans_end_once_and_context_is_restored(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """After every test: the SDK never saw a span ended twice, and no span is left current."""
+    yield
+    misuse = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if record.name.startswith("opentelemetry.sdk.trace") and "ended span" in record.getMessage()
+    ]
+    assert misuse == [], "a span was ended twice or written after its end"
+    assert not trace.get_current_span().get_span_context().is_valid, "a span leaked as current"
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,7 @@ from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http._metrics import histogram
+from instrumentarium.util.http import histogram
 from instrumentarium.util.instrumentation import safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 

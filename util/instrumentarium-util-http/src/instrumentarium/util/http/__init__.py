@@ -8,7 +8,9 @@ Everything here is configured once (``from_config`` / ``from_env``) and cheap pe
 * ``HeaderCapture``: ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` and ``..._SANITIZE_FIELDS``;
 * ``MethodNormalizer``: known methods and ``_OTHER``;
 * ``HttpServerMetrics`` and the attribute names and buckets in ``names``;
-* status rules: ``server_status_is_error``, ``client_status_is_error``.
+* status rules: ``server_status_is_error``, ``client_status_is_error``;
+* ``HttpClientTelemetry`` / ``HttpClientCall``: one outgoing request's span and metrics, for the
+  client instrumentors (requests, urllib3), and ``http_instrumentation_suppressed``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ from typing import Optional
 from instrumentarium.util.instrumentation import split_comma_list
 
 from . import _names as names
+from ._client import (
+    SIZE_BUCKETS_BYTES,
+    HttpClientCall,
+    HttpClientTelemetry,
+    body_size,
+    header_items,
+    http_instrumentation_suppressed,
+    http_version,
+)
 from ._excluded import EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
 from ._headers import CAPTURE_HEADERS_ENV, SANITIZE_FIELDS_ENV, HeaderCapture, HeaderPatterns
 from ._methods import (
@@ -29,7 +40,7 @@ from ._methods import (
     MethodNormalizer,
     sanitize_method,
 )
-from ._metrics import ActiveRequests, HttpServerMetrics, active_requests, pick
+from ._metrics import ActiveRequests, HttpServerMetrics, active_requests, histogram, pick
 from ._redact import (
     DEFAULT_SENSITIVE_QUERY_PARAMS,
     REDACTED,
@@ -84,9 +95,18 @@ __all__ = [
     # metrics and names
     "ActiveRequests",
     "active_requests",
+    "histogram",
     "HttpServerMetrics",
     "pick",
     "names",
+    # clients
+    "HttpClientTelemetry",
+    "HttpClientCall",
+    "SIZE_BUCKETS_BYTES",
+    "body_size",
+    "header_items",
+    "http_instrumentation_suppressed",
+    "http_version",
 ]
 
 

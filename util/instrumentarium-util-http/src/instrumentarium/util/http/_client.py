@@ -1,0 +1,518 @@
+"""The client side of one HTTP request, shared by the requests and urllib3 instrumentors.
+
+``HttpClientTelemetry`` is built once per ``instrument()`` (tracer, instruments per semconv mode,
+compiled patterns, redactor, header capture); ``HttpClientCall`` carries one request::
+
+    if http_instrumentation_suppressed() or telemetry.is_excluded(url):
+        return original(...)                       # nothing allocated beyond the checks
+    call = telemetry.start(method, url)            # attributes built once, passed to the sampler
+    call.inject(headers)                           # traceparent of the CLIENT span
+    token = call.attach()                          # span current, HTTP instrumentation suppressed
+    try:
+        response = original(...)                   # an inner client layer creates no span
+    except BaseException as exc:
+        call.end(exc)                              # ERROR, error.type, metrics still recorded
+        raise
+    finally:
+        detach(token)
+    call.on_response(status, version, headers)
+    call.end()
+
+What the span and the metrics carry in each mode (``old`` is upstream's default):
+
+* span, old: ``http.method``, ``http.url`` (redacted), ``http.status_code``; with ``user_agent``
+  (requests) also ``user_agent.original`` and ``user_agent.synthetic.type``, as upstream;
+* span, new: ``http.request.method`` (+ ``_original``), ``url.full`` (redacted),
+  ``server.address``, ``server.port``, ``network.peer.address``/``port`` (only when the host is an
+  IP literal: upstream writes the host name there), ``http.response.status_code``,
+  ``network.protocol.version``, ``error.type``;
+* dup: the union of the two (upstream's requests also leaks ``http.host``/``net.peer.port``);
+* metrics: the bounded client lists of ``names`` (``CLIENT_DURATION_ATTRS_OLD``/``_NEW``).
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, Optional, Union
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import (
+    _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    _SUPPRESS_INSTRUMENTATION_KEY,
+    Context,
+)
+from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.propagate import inject as _inject
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.util.types import AttributeValue
+
+from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
+
+from . import _names as n
+from ._excluded import ExcludedUrls
+from ._headers import HeaderCapture
+from ._methods import OTHER_METHOD, MethodNormalizer
+from ._metrics import histogram
+from ._redact import UrlRedactor
+from ._status import client_status_is_error, synthetic_user_agent_type
+
+__all__ = [
+    "SIZE_BUCKETS_BYTES",
+    "HttpClientCall",
+    "HttpClientTelemetry",
+    "body_size",
+    "header_items",
+    "http_instrumentation_suppressed",
+    "http_version",
+]
+
+_time_ns: Final = time.time_ns
+_get_current: Final = otel_context.get_current
+_attach: Final = otel_context.attach
+_set_value: Final = otel_context.set_value
+_set_span_in_context: Final = trace.set_span_in_context
+_CLIENT: Final = SpanKind.CLIENT
+_ERROR: Final = StatusCode.ERROR
+_PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"  # the backward-compatible plain key
+_ORIGIN_CACHE_LIMIT: Final = 256
+
+# Byte sizes grow by powers of four from 64 B to 64 MiB: the SDK's default buckets are meant for
+# milliseconds and put every body above 10 kB in the last bucket.
+SIZE_BUCKETS_BYTES: Final = (
+    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+)  # fmt: skip
+
+_VERSIONS: Final = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_ORIGIN: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
+def http_instrumentation_suppressed() -> bool:
+    """True inside ``suppress_instrumentation()`` or ``suppress_http_instrumentation()`` (the
+    keys of ``opentelemetry-instrumentation``, so exporters and outer client layers are obeyed)."""
+    ctx = _get_current()
+    return bool(
+        ctx.get(_SUPPRESS_HTTP_INSTRUMENTATION_KEY)
+        or ctx.get(_SUPPRESS_INSTRUMENTATION_KEY)
+        or ctx.get(_PLAIN_SUPPRESS_KEY)
+    )
+
+
+def http_version(version: object) -> Optional[str]:
+    """``"1.1"`` from the integer ``11`` that ``http.client`` and urllib3 report."""
+    return _VERSIONS.get(version) if isinstance(version, int) else None
+
+
+def body_size(body: object) -> Optional[int]:
+    """The size in bytes of a request body, when it is known before sending.
+
+    None (no body) is 0; a str is measured as UTF-8 bytes (upstream counts characters); a
+    ``BytesIO`` by its buffer; an iterator or a file is unknown (None: not recorded).
+    """
+    if body is None:
+        return 0
+    if isinstance(body, (bytes, bytearray)):
+        return len(body)
+    if isinstance(body, str):
+        return len(body) if body.isascii() else len(body.encode("utf-8", "surrogatepass"))
+    if isinstance(body, memoryview):
+        return body.nbytes
+    if isinstance(body, io.BytesIO):
+        return body.getbuffer().nbytes
+    return None
+
+
+class _Origin:
+    """What one ``scheme://authority`` gives the span and the metrics, computed once."""
+
+    __slots__ = ("metric_new", "metric_old", "span_new", "span_old")
+
+    def __init__(self, origin: str) -> None:
+        scheme, _, authority = origin.partition("://")
+        scheme = scheme.lower()
+        authority = authority.rpartition("@")[2]
+        host, port = _split_authority(authority)
+        effective = port if port is not None else _DEFAULT_PORTS.get(scheme)
+        self.span_old: dict[str, AttributeValue] = {}
+        self.span_new: dict[str, AttributeValue] = {}
+        self.metric_old: dict[str, AttributeValue] = {}
+        self.metric_new: dict[str, AttributeValue] = {}
+        if scheme:
+            self.metric_old[n.HTTP_SCHEME] = scheme
+        if host:
+            self.metric_old[n.HTTP_HOST] = host
+            self.metric_old[n.NET_PEER_NAME] = host
+            self.metric_new[n.SERVER_ADDRESS] = host
+            self.span_new[n.SERVER_ADDRESS] = host
+        if port is not None:
+            self.metric_old[n.NET_PEER_PORT] = port
+        if effective is not None:
+            self.metric_new[n.SERVER_PORT] = effective
+            self.span_new[n.SERVER_PORT] = effective
+        if host and _is_ip(host):
+            self.span_new[n.NETWORK_PEER_ADDRESS] = host
+            if effective is not None:
+                self.span_new[n.NETWORK_PEER_PORT] = effective
+
+
+def _split_authority(authority: str) -> tuple[str, Optional[int]]:
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end != -1:
+            rest = authority[end + 1 :]
+            port = rest[1:] if rest.startswith(":") else ""
+            return authority[1:end].lower(), int(port) if port.isdigit() else None
+    host, sep, port = authority.rpartition(":")
+    if sep and (port.isdigit() or not port):
+        return host.lower(), int(port) if port else None
+    return authority.lower(), None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class HttpClientTelemetry:
+    """Everything resolved once for one instrumented HTTP client library.
+
+    Args:
+        scope, version: the instrumentation scope of the tracer and meter.
+        library: names the ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS`` variable.
+        excluded_urls: the keyword argument (comma string or list); None reads the environment.
+        captured_request_headers, captured_response_headers, sensitive_headers: lists that win
+            over the ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*`` variables.
+        duration_buckets_ms, duration_buckets_s: advisory boundaries of the two duration
+            histograms (None: ``names.DURATION_BUCKETS_MS`` / ``_S``).
+        size_metrics: also create the request and response body-size histograms.
+        user_agent: write ``user_agent.original`` (in every mode, as upstream's requests does).
+        duration_description: of ``http.client.duration`` (upstream's two packages differ).
+    """
+
+    __slots__ = (
+        "_origins",
+        "duration_ms",
+        "duration_s",
+        "excluded",
+        "headers",
+        "methods",
+        "mode",
+        "new",
+        "old",
+        "redactor",
+        "request_size_new",
+        "request_size_old",
+        "response_size_new",
+        "response_size_old",
+        "tracer",
+        "user_agent",
+    )
+
+    def __init__(
+        self,
+        *,
+        scope: str,
+        version: str,
+        library: str,
+        tracer_provider: Optional[TracerProvider] = None,
+        meter_provider: Optional[MeterProvider] = None,
+        excluded_urls: Union[str, Iterable[str], None] = None,
+        captured_request_headers: Optional[Sequence[str]] = None,
+        captured_response_headers: Optional[Sequence[str]] = None,
+        sensitive_headers: Optional[Sequence[str]] = None,
+        duration_buckets_ms: Optional[Sequence[float]] = None,
+        duration_buckets_s: Optional[Sequence[float]] = None,
+        size_metrics: bool = False,
+        user_agent: bool = False,
+        duration_description: str = "measures the duration of the outbound HTTP request",
+        mode: Optional[SemconvMode] = None,
+    ) -> None:
+        self.mode = mode if mode is not None else opt_in_mode("http")
+        self.old = self.mode.old
+        self.new = self.mode.new
+        url = schema_url("http", self.mode)
+        self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
+        meter = get_meter(scope, version, meter_provider, schema_url=url)
+        self.duration_ms: Optional[Histogram] = None
+        self.duration_s: Optional[Histogram] = None
+        self.request_size_old: Optional[Histogram] = None
+        self.response_size_old: Optional[Histogram] = None
+        self.request_size_new: Optional[Histogram] = None
+        self.response_size_new: Optional[Histogram] = None
+        if self.old:
+            self.duration_ms = histogram(
+                meter,
+                n.HTTP_CLIENT_DURATION,
+                unit="ms",
+                description=duration_description,
+                buckets=_buckets(duration_buckets_ms, n.DURATION_BUCKETS_MS),
+            )
+            if size_metrics:
+                self.request_size_old = histogram(
+                    meter,
+                    n.HTTP_CLIENT_REQUEST_SIZE,
+                    unit="By",
+                    description="Measures the size of HTTP request messages.",
+                    buckets=SIZE_BUCKETS_BYTES,
+                )
+                self.response_size_old = histogram(
+                    meter,
+                    n.HTTP_CLIENT_RESPONSE_SIZE,
+                    unit="By",
+                    description="Measures the size of HTTP response messages.",
+                    buckets=SIZE_BUCKETS_BYTES,
+                )
+        if self.new:
+            self.duration_s = histogram(
+                meter,
+                n.HTTP_CLIENT_REQUEST_DURATION,
+                unit="s",
+                description="Duration of HTTP client requests.",
+                buckets=_buckets(duration_buckets_s, n.DURATION_BUCKETS_S),
+            )
+            if size_metrics:
+                self.request_size_new = histogram(
+                    meter,
+                    n.HTTP_CLIENT_REQUEST_BODY_SIZE,
+                    unit="By",
+                    description="Size of HTTP client request bodies.",
+                    buckets=SIZE_BUCKETS_BYTES,
+                )
+                self.response_size_new = histogram(
+                    meter,
+                    n.HTTP_CLIENT_RESPONSE_BODY_SIZE,
+                    unit="By",
+                    description="Size of HTTP client response bodies.",
+                    buckets=SIZE_BUCKETS_BYTES,
+                )
+        self.excluded: Optional[ExcludedUrls] = (
+            ExcludedUrls.from_config(library, excluded_urls) or None
+        )
+        self.headers: Optional[HeaderCapture] = (
+            HeaderCapture.from_config(
+                "CLIENT", captured_request_headers, captured_response_headers, sensitive_headers
+            )
+            or None
+        )
+        self.methods = MethodNormalizer.from_env()
+        self.redactor = UrlRedactor.from_env()
+        self.user_agent = user_agent
+        self._origins: dict[str, _Origin] = {}
+
+    def is_excluded(self, url: str) -> bool:
+        excluded = self.excluded
+        return excluded is not None and excluded.matches(url)
+
+    def _origin(self, url: str) -> _Origin:
+        match = _ORIGIN.match(url)
+        key = match.group() if match is not None else ""
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = _Origin(key)
+            if len(self._origins) >= _ORIGIN_CACHE_LIMIT:
+                self._origins.clear()
+            self._origins[key] = origin
+        return origin
+
+    def start(
+        self,
+        method: str,
+        url: str,
+        *,
+        request_headers: Optional[Iterable[tuple[str, str]]] = None,
+        user_agent: Optional[str] = None,
+    ) -> HttpClientCall:
+        """Start the CLIENT span of one request (not yet current) and its clock.
+
+        ``request_headers`` (``(name, value)`` pairs) are read only when capture is configured.
+        """
+        return HttpClientCall(self, method, url, request_headers, user_agent)
+
+
+class HttpClientCall:
+    """One outgoing request: its span, its metric attributes, and its end (exactly once)."""
+
+    __slots__ = (
+        "context",
+        "ended",
+        "errored",
+        "metric_new",
+        "metric_old",
+        "span",
+        "start_ns",
+        "telemetry",
+    )
+
+    def __init__(
+        self,
+        telemetry: HttpClientTelemetry,
+        raw_method: str,
+        url: str,
+        request_headers: Optional[Iterable[tuple[str, str]]],
+        user_agent: Optional[str],
+    ) -> None:
+        self.telemetry = telemetry
+        method, original = telemetry.methods.normalize(raw_method)
+        origin = telemetry._origin(url)
+        url = telemetry.redactor.redact_url(url)
+        attrs: dict[str, AttributeValue]
+        if telemetry.old:
+            attrs = {n.HTTP_METHOD: method, n.HTTP_URL: url}
+            self.metric_old: Optional[dict[str, AttributeValue]] = dict(origin.metric_old)
+            self.metric_old[n.HTTP_METHOD] = method
+        else:
+            attrs = {}
+            self.metric_old = None
+        if telemetry.new:
+            attrs.update(origin.span_new)
+            attrs[n.HTTP_REQUEST_METHOD] = method
+            if original is not None:
+                attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = original
+            attrs[n.URL_FULL] = url
+            self.metric_new: Optional[dict[str, AttributeValue]] = dict(origin.metric_new)
+            self.metric_new[n.HTTP_REQUEST_METHOD] = method
+        else:
+            self.metric_new = None
+        if user_agent and telemetry.user_agent:
+            attrs[n.USER_AGENT_ORIGINAL] = user_agent
+            synthetic = synthetic_user_agent_type(user_agent)
+            if synthetic is not None:
+                attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
+        capture = telemetry.headers
+        if capture is not None and request_headers is not None and capture.request:
+            attrs.update(capture.request.attributes(request_headers))
+        self.errored = False
+        self.ended = False
+        self.start_ns = _time_ns()
+        span = telemetry.tracer.start_span(
+            "HTTP" if method == OTHER_METHOD else method,
+            kind=_CLIENT,
+            attributes=attrs,
+            start_time=self.start_ns,
+        )
+        self.span: Span = span
+        self.context: Context = _set_span_in_context(span)
+
+    def inject(self, carrier: Any) -> None:
+        """Write the span's context into outgoing headers with the global propagator."""
+        _inject(carrier, context=self.context)
+
+    def attach(self) -> object:
+        """Make the span current with HTTP instrumentation suppressed (so a client library
+        underneath creates no second span); detach the token in the same frame."""
+        return _attach(_set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, self.context))
+
+    def on_response(
+        self,
+        status: object,
+        version: object = None,
+        headers: Optional[Iterable[tuple[str, str]]] = None,
+    ) -> None:
+        """Record the response status, protocol version and captured response headers."""
+        telemetry = self.telemetry
+        span = self.span
+        recording = span.is_recording()
+        flavor = http_version(version)
+        metric_old = self.metric_old
+        metric_new = self.metric_new
+        if not isinstance(status, int):
+            self._error_type(str(status))
+            self._set_error(f"Non-integer HTTP status: {status}")
+        else:
+            if metric_old is not None:
+                metric_old[n.HTTP_STATUS_CODE] = status
+                if recording:
+                    span.set_attribute(n.HTTP_STATUS_CODE, status)
+            if metric_new is not None:
+                metric_new[n.HTTP_RESPONSE_STATUS_CODE] = status
+                if recording:
+                    span.set_attribute(n.HTTP_RESPONSE_STATUS_CODE, status)
+            if client_status_is_error(status):
+                self._error_type(str(status))
+                self._set_error(None)
+        if flavor is not None:
+            if metric_old is not None:
+                metric_old[n.HTTP_FLAVOR] = flavor
+            if metric_new is not None:
+                metric_new[n.NETWORK_PROTOCOL_VERSION] = flavor
+                if recording:
+                    span.set_attribute(n.NETWORK_PROTOCOL_VERSION, flavor)
+        capture = telemetry.headers
+        if recording and capture is not None and headers is not None and capture.response:
+            span.set_attributes(capture.response.attributes(headers))
+
+    def _error_type(self, value: str) -> None:
+        metric_new = self.metric_new
+        if metric_new is not None:
+            metric_new[n.ERROR_TYPE] = value
+            self.span.set_attribute(n.ERROR_TYPE, value)
+
+    def _set_error(self, description: Optional[str]) -> None:
+        if not self.errored:
+            self.errored = True
+            self.span.set_status(Status(_ERROR, description))
+
+    def end(
+        self,
+        exc: Optional[BaseException] = None,
+        request_size: Optional[int] = None,
+        response_size: Optional[int] = None,
+    ) -> None:
+        """End the span and record the metrics; only the first call does anything.
+
+        An exception is recorded as one ``exception`` event, ERROR ``"Type: message"`` and, in
+        the stable mode, ``error.type`` = its class's qualified name (span and metrics).
+        """
+        if self.ended:
+            return
+        self.ended = True
+        end_ns = _time_ns()
+        span = self.span
+        if exc is not None:
+            if span.is_recording():
+                span.record_exception(exc)
+            if self.metric_new is not None and n.ERROR_TYPE not in self.metric_new:
+                self._error_type(type(exc).__qualname__)
+            if not self.errored:
+                self.errored = True
+                span.set_status(Status(_ERROR, f"{type(exc).__name__}: {exc}"))
+        span.end(end_ns)
+        telemetry = self.telemetry
+        elapsed = end_ns - self.start_ns
+        ctx = self.context
+        metric_old = self.metric_old
+        if metric_old is not None:
+            if telemetry.duration_ms is not None:
+                telemetry.duration_ms.record(max(round(elapsed / 1e6), 0), metric_old, context=ctx)
+            if request_size is not None and telemetry.request_size_old is not None:
+                telemetry.request_size_old.record(request_size, metric_old, context=ctx)
+            if response_size is not None and telemetry.response_size_old is not None:
+                telemetry.response_size_old.record(response_size, metric_old, context=ctx)
+        metric_new = self.metric_new
+        if metric_new is not None:
+            if telemetry.duration_s is not None:
+                telemetry.duration_s.record(max(elapsed / 1e9, 0.0), metric_new, context=ctx)
+            if request_size is not None and telemetry.request_size_new is not None:
+                telemetry.request_size_new.record(request_size, metric_new, context=ctx)
+            if response_size is not None and telemetry.response_size_new is not None:
+                telemetry.response_size_new.record(response_size, metric_new, context=ctx)
+
+
+def _buckets(given: Optional[Sequence[float]], default: Sequence[float]) -> Sequence[float]:
+    return tuple(float(b) for b in given) if given is not None else default
+
+
+def header_items(headers: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of a headers mapping (a dict, requests' or urllib3's)."""
+    if headers is None:
+        return []
+    return [(str(k), str(v)) for k, v in headers.items()]
