@@ -1,0 +1,271 @@
+"""instrument(), uninstrument(), per-session variants, suppression, hooks and exclusions."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+import pytest
+import requests
+from opentelemetry.instrumentation.utils import (
+    suppress_http_instrumentation,
+    suppress_instrumentation,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from instrumentarium.requests import RequestsInstrumentor, get_default_span_name
+
+from .conftest import ORIGINAL_SEND
+
+
+def instrumentor_entry_points() -> list[Any]:
+    """The ``opentelemetry_instrumentor`` entry points (``group=`` is 3.10+)."""
+    found = entry_points()
+    if hasattr(found, "select"):
+        return list(found.select(group="opentelemetry_instrumentor"))
+    return list(found.get("opentelemetry_instrumentor", []))
+
+
+class TestInstrumentLifecycle:
+    """Patching is complete, idempotent and repeatable."""
+
+    def test_uninstrument_restores_send(self, instrument: Callable[..., Any]) -> None:
+        """After uninstrument() no wrapper is left on ``Session.send``."""
+        instrumentor = instrument()
+        assert requests.Session.__dict__["send"] is not ORIGINAL_SEND
+        instrumentor.uninstrument()
+        assert requests.Session.__dict__["send"] is ORIGINAL_SEND
+
+    def test_repeat_gives_one_span(
+        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """instrument/uninstrument/instrument leaves exactly one layer: one span per request."""
+        instrumentor = instrument()
+        instrumentor.uninstrument()
+        instrument()
+        instrument()  # already instrumented: a warning, no second layer
+        requests.get(server.url("/ok"))
+        assert len(span_exporter.get_finished_spans()) == 1
+
+    def test_uninstrumented_makes_no_spans(
+        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """After uninstrument() requests are not traced."""
+        instrument().uninstrument()
+        requests.get(server.url("/ok"))
+        assert span_exporter.get_finished_spans() == ()
+
+    def test_import_does_not_import_requests(self) -> None:
+        """Importing the instrumentor and instrumenting leave requests unimported until the
+        application imports it; then it is patched."""
+        code = (
+            "import sys\n"
+            "from instrumentarium.requests import RequestsInstrumentor\n"
+            "RequestsInstrumentor().instrument()\n"
+            "assert 'requests' not in sys.modules\n"
+            "import requests, wrapt\n"
+            "assert isinstance(requests.Session.__dict__['send'], wrapt.FunctionWrapper)\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+    def test_entry_point(self) -> None:
+        """The ``requests`` entry point names this instrumentor."""
+        found = [
+            ep
+            for ep in instrumentor_entry_points()
+            if ep.value == "instrumentarium.requests:RequestsInstrumentor"
+        ]
+        assert [ep.name for ep in found] == ["requests"]
+        assert found[0].load() is RequestsInstrumentor
+
+    def test_default_span_name(self) -> None:
+        """Upstream's helper: the method, or HTTP for an unknown one."""
+        assert get_default_span_name("get") == "GET"
+        assert get_default_span_name("PURGE") == "HTTP"
+
+
+class TestSessions:
+    """instrument_session / uninstrument_session, alone and with instrument()."""
+
+    def test_instrument_session_traces_only_that_session(
+        self,
+        closing: Callable[[Any], Any],
+        instrument_session: Callable[..., None],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """One instrumented session is traced; another session is not."""
+        traced, untraced = closing(requests.Session()), closing(requests.Session())
+        instrument_session(traced)
+        traced.get(server.url("/ok"))
+        untraced.get(server.url("/ok"))
+        requests.get(server.url("/ok"))
+        assert len(span_exporter.get_finished_spans()) == 1
+        assert "traceparent" in server.seen[0].headers
+        assert "traceparent" not in server.seen[1].headers
+
+    def test_session_and_global_never_double(
+        self,
+        closing: Callable[[Any], Any],
+        instrument: Callable[..., Any],
+        instrument_session: Callable[..., None],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """A session instrumented on its own and globally gives one span, with its options."""
+        session = closing(requests.Session())
+        seen: list[str] = []
+        instrument()
+        instrument_session(session, request_hook=lambda span, req: seen.append(req.url))
+        instrument_session(session)  # twice: a warning, nothing more
+        session.get(server.url("/ok"))
+        assert len(span_exporter.get_finished_spans()) == 1
+        assert seen == [server.url("/ok")]
+
+    def test_uninstrument_session_under_global(
+        self,
+        closing: Callable[[Any], Any],
+        instrument: Callable[..., Any],
+        sessions: list[requests.Session],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """uninstrument_session switches one session off while instrument() covers the rest."""
+        instrument()
+        session = closing(requests.Session())
+        sessions.append(session)
+        RequestsInstrumentor.uninstrument_session(session)
+        session.get(server.url("/ok"))
+        assert span_exporter.get_finished_spans() == ()
+        requests.get(server.url("/ok"))
+        assert len(span_exporter.get_finished_spans()) == 1
+
+    def test_uninstrument_last_session_removes_the_patch(
+        self, closing: Callable[[Any], Any], instrument_session: Callable[..., None]
+    ) -> None:
+        """With no global and no instrumented session left, ``send`` is the original again."""
+        session = closing(requests.Session())
+        instrument_session(session)
+        assert requests.Session.__dict__["send"] is not ORIGINAL_SEND
+        RequestsInstrumentor.uninstrument_session(session)
+        assert requests.Session.__dict__["send"] is ORIGINAL_SEND
+
+
+class TestSuppression:
+    """Suppressed contexts are not traced and get no traceparent."""
+
+    @pytest.mark.parametrize("suppress", [suppress_instrumentation, suppress_http_instrumentation])
+    def test_suppressed(
+        self,
+        suppress: Any,
+        instrument: Callable[..., Any],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """Inside either suppression context: no span, no metric, no injected header."""
+        instrument()
+        with suppress():
+            requests.get(server.url("/ok"))
+        assert span_exporter.get_finished_spans() == ()
+        assert metric_points() == {}
+        assert "traceparent" not in server.seen[-1].headers
+
+
+class TestOptions:
+    """Hooks and excluded URLs."""
+
+    def test_hooks_receive_upstream_arguments(
+        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """request_hook(span, prepared) runs before sending, response_hook(span, req, resp)
+        after; a header the request hook adds is sent."""
+        calls: list[Any] = []
+
+        def request_hook(span: Any, request: Any) -> None:
+            calls.append(("request", span.name, type(request).__name__))
+            request.headers["X-Hooked"] = "yes"
+
+        def response_hook(span: Any, request: Any, response: Any) -> None:
+            calls.append(("response", type(request).__name__, response.status_code))
+            span.set_attribute("custom", "value")
+
+        instrument(request_hook=request_hook, response_hook=response_hook)
+        requests.get(server.url("/ok"))
+        assert calls == [
+            ("request", "GET", "PreparedRequest"),
+            ("response", "PreparedRequest", 200),
+        ]
+        assert server.seen[-1].headers["X-Hooked"] == "yes"
+        assert span_exporter.get_finished_spans()[0].attributes["custom"] == "value"
+
+    def test_raising_hooks_are_logged_and_the_request_goes_on(
+        self,
+        instrument: Callable[..., Any],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A hook that raises is logged; the request, its response and its span are intact."""
+
+        def broken(*args: Any) -> None:
+            raise RuntimeError("hook bug")
+
+        instrument(request_hook=broken, response_hook=broken)
+        with caplog.at_level(logging.DEBUG, logger="instrumentarium"):
+            assert requests.get(server.url("/ok")).text == "ok"
+        assert len(span_exporter.get_finished_spans()) == 1
+        assert any("request_hook" in r.getMessage() for r in caplog.records)
+        assert any("response_hook" in r.getMessage() for r in caplog.records)
+
+    def test_excluded_urls_kwarg(
+        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """An excluded URL is neither traced nor given a traceparent."""
+        instrument(excluded_urls="/status/,healthz")
+        requests.get(server.url("/status/200"))
+        requests.get(server.url("/ok"))
+        assert [s.attributes["http.url"] for s in span_exporter.get_finished_spans()] == [
+            server.url("/ok")
+        ]
+        assert "traceparent" not in server.seen[0].headers
+
+    def test_excluded_urls_env(
+        self,
+        instrument: Callable[..., Any],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """``OTEL_PYTHON_REQUESTS_EXCLUDED_URLS`` wins over ``OTEL_PYTHON_EXCLUDED_URLS``."""
+        monkeypatch.setenv("OTEL_PYTHON_REQUESTS_EXCLUDED_URLS", "/echo")
+        monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS", "/ok")
+        instrument()
+        requests.get(server.url("/ok"))
+        requests.post(server.url("/echo"))
+        assert [s.name for s in span_exporter.get_finished_spans()] == ["GET"]
+
+    def test_captured_headers_from_env(
+        self,
+        instrument: Callable[..., Any],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Client header capture reads the CLIENT variables and sanitises matching names."""
+        monkeypatch.setenv(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", "x-token,x-a"
+        )
+        monkeypatch.setenv(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "x-served-by"
+        )
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "token")
+        instrument()
+        requests.get(server.url("/ok"), headers={"X-Token": "secret", "X-A": "1"})
+        attributes = span_exporter.get_finished_spans()[0].attributes
+        assert attributes["http.request.header.x_token"] == ("[REDACTED]",)
+        assert attributes["http.request.header.x_a"] == ("1",)
+        assert attributes["http.response.header.x_served_by"] == ("test-server",)
