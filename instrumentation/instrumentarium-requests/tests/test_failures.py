@@ -55,6 +55,22 @@ class TestFailures:
         assert [event.name for event in span.events] == ["exception"]
         assert len(metric_points()["http.client.duration"]) == 1
 
+    def test_exception_event_does_not_leak_the_urls_secrets(
+        self, instrument: Callable[..., Any], closed_port: int, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """requests quotes the failed URL in its error; the span's event and status do not
+        carry its query secrets (upstream records them verbatim)."""
+        instrument()
+        with pytest.raises(requests.ConnectionError) as info:
+            requests.get(f"http://127.0.0.1:{closed_port}/x?token=t0ps3cret")
+        assert "t0ps3cret" in str(info.value)  # the application still sees the original
+        (span,) = span_exporter.get_finished_spans()
+        (event,) = span.events
+        assert "t0ps3cret" not in str(event.attributes["exception.message"])
+        assert "t0ps3cret" not in str(event.attributes["exception.stacktrace"])
+        assert "t0ps3cret" not in str(span.status.description)
+        assert "token=REDACTED" in str(event.attributes["exception.message"])
+
     def test_exception_is_the_same_object_with_its_traceback(
         self, instrument: Callable[..., Any], closed_port: int
     ) -> None:

@@ -11,6 +11,7 @@ from instrumentarium.util.http import (
     UrlRedactor,
     redact_query,
     redact_url,
+    redacted_exception,
     remove_url_credentials,
 )
 
@@ -220,3 +221,43 @@ class TestUrlRedactor:
         assert redactor.redact_target("/a/sig=1?sig=2&b=3") == f"/a/sig=1?sig={REDACTED}&b=3"
         assert redactor.redact_target("/a/b") == "/a/b"
         assert redactor.redact_target("/a?") == "/a?"
+
+
+class TestRedactText:
+    def test_query_values_quoted_in_an_error_message_are_redacted(self) -> None:
+        """A client error quoting ``url: /x?token=abc`` loses the token, keeps the rest."""
+        text = "Max retries exceeded with url: /x?a=1&token=abc (Caused by Refused)"
+        assert UrlRedactor().redact_text(text) == (
+            "Max retries exceeded with url: /x?a=1&token=REDACTED (Caused by Refused)"
+        )
+
+    def test_userinfo_of_a_url_in_text_is_redacted(self) -> None:
+        """``https://user:pw@host`` anywhere in a traceback becomes ``REDACTED:REDACTED@``."""
+        text = "GET 'https://alice:s3cret@example.com/p?Signature=zz' failed"
+        out = UrlRedactor().redact_text(text)
+        assert "s3cret" not in out
+        assert "zz" not in out
+        assert "https://REDACTED:REDACTED@example.com/p?Signature=REDACTED" in out
+
+    def test_text_without_secrets_is_unchanged_and_redaction_is_idempotent(self) -> None:
+        """Plain text passes through; redacting twice changes nothing more."""
+        redactor = UrlRedactor()
+        assert redactor.redact_text("x=1 and y=2, nothing secret") == "x=1 and y=2, nothing secret"
+        once = redactor.redact_text("see http://h/?api_key=k1&x=2")
+        assert redactor.redact_text(once) == once
+
+
+class TestRedactedException:
+    def test_event_attributes_and_description_carry_no_secret(self) -> None:
+        """The ``exception`` event's message and stacktrace and the status description are
+        redacted, the exception itself is untouched."""
+        try:
+            raise ConnectionError("failed on http://u:pw@h/x?password=hunter2")
+        except ConnectionError as exc:
+            attributes, description = redacted_exception(exc, UrlRedactor())
+            error = exc
+        assert "hunter2" not in attributes["exception.message"]
+        assert "hunter2" not in attributes["exception.stacktrace"]
+        assert "Traceback" in attributes["exception.stacktrace"]
+        assert description.startswith("ConnectionError: failed on http://REDACTED:REDACTED@h/")
+        assert "hunter2" in str(error)

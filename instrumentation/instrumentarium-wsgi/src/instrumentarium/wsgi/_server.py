@@ -45,6 +45,7 @@ from instrumentarium.util.http import (
     active_requests,
     parse_status_line,
     protocol_version,
+    redacted_exception,
     server_status_is_error,
     synthetic_user_agent_type,
 )
@@ -385,12 +386,13 @@ class ServerCall:
         becomes ``"500"`` from the status, as upstream's Flask and Django do.
         """
         span = self.ensure_span()
+        event, description = redacted_exception(exc, self.telemetry.redactor)
         if self.recorded is not exc and span.is_recording():
-            span.record_exception(exc)
+            span.record_exception(exc, attributes=event)
         self.recorded = exc
         if not self.errored:
             self.errored = True
-            span.set_status(Status(_ERROR, f"{type(exc).__name__}: {exc}"))
+            span.set_status(Status(_ERROR, description))
         if error_type and self.telemetry.new:
             qualname = type(exc).__qualname__
             self.attributes[n.ERROR_TYPE] = qualname

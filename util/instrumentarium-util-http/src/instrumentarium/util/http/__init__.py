@@ -48,6 +48,7 @@ from ._redact import (
     UrlRedactor,
     redact_query,
     redact_url,
+    redacted_exception,
     remove_url_credentials,
 )
 from ._status import (
@@ -74,6 +75,7 @@ __all__ = [
     "redact_url",
     "redact_query",
     "remove_url_credentials",
+    "redacted_exception",
     # headers
     "CAPTURE_HEADERS_ENV",
     "SANITIZE_FIELDS_ENV",

@@ -58,7 +58,7 @@ from ._excluded import ExcludedUrls
 from ._headers import HeaderCapture
 from ._methods import OTHER_METHOD, MethodNormalizer
 from ._metrics import histogram
-from ._redact import UrlRedactor
+from ._redact import UrlRedactor, redacted_exception
 from ._status import client_status_is_error, synthetic_user_agent_type
 
 __all__ = [
@@ -478,13 +478,15 @@ class HttpClientCall:
         end_ns = _time_ns()
         span = self.span
         if exc is not None:
+            # Client exceptions quote the URL they failed on: record them redacted.
+            event, description = redacted_exception(exc, self.telemetry.redactor)
             if span.is_recording():
-                span.record_exception(exc)
+                span.record_exception(exc, attributes=event)
             if self.metric_new is not None and n.ERROR_TYPE not in self.metric_new:
                 self._error_type(type(exc).__qualname__)
             if not self.errored:
                 self.errored = True
-                span.set_status(Status(_ERROR, f"{type(exc).__name__}: {exc}"))
+                span.set_status(Status(_ERROR, description))
         span.end(end_ns)
         telemetry = self.telemetry
         elapsed = end_ns - self.start_ns

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 from collections.abc import Iterable
 from typing import Final, Optional
 from urllib.parse import unquote_plus
@@ -28,6 +29,7 @@ __all__ = [
     "redact_url",
     "redact_query",
     "remove_url_credentials",
+    "redacted_exception",
 ]
 
 REDACTED: Final = "REDACTED"
@@ -51,6 +53,7 @@ DEFAULT_SENSITIVE_QUERY_PARAMS: Final = frozenset(
 
 
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_USERINFO_IN_TEXT: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@'\"]+@")
 
 
 def _end_of_authority(url: str, start: int) -> int:
@@ -81,13 +84,22 @@ def remove_url_credentials(url: str) -> str:
 class UrlRedactor:
     """Removes userinfo and the values of sensitive query parameters. Built once, cheap per call."""
 
-    __slots__ = ("_candidate", "names")
+    __slots__ = ("_candidate", "_in_text", "names")
 
     def __init__(self, sensitive_params: Iterable[str] = DEFAULT_SENSITIVE_QUERY_PARAMS) -> None:
         self.names = frozenset(name.strip().lower() for name in sensitive_params if name.strip())
         alternatives = "|".join(re.escape(name) for name in sorted(self.names))
         self._candidate = (
             re.compile(rf"(?:^|&)\s*(?:{alternatives})\s*=", re.IGNORECASE).search
+            if alternatives
+            else None
+        )
+        # A sensitive parameter anywhere in free text: after ?, &, ; or #, up to a delimiter.
+        self._in_text = (
+            re.compile(
+                rf"((?:[?&;#])\s*(?:{alternatives})\s*=)(?!{REDACTED}\b)[^&#\s'\"()\[\]<>,]+",
+                re.IGNORECASE,
+            ).sub
             if alternatives
             else None
         )
@@ -145,6 +157,16 @@ class UrlRedactor:
             fragment = fragment[:start] + self.redact_query(fragment[start:])
         return url + "#" + fragment
 
+    def redact_text(self, text: str) -> str:
+        """Free text (an exception message, a traceback, a status description) with the userinfo
+        of every URL in it and the value of every sensitive query parameter redacted: clients'
+        exceptions quote the URL they failed on, and must not carry its secrets to telemetry."""
+        if "@" in text:
+            text = _USERINFO_IN_TEXT.sub(rf"\1{_CREDENTIALS}@", text)
+        if "=" in text and self._in_text is not None:
+            text = self._in_text(rf"\1{REDACTED}", text)
+        return text
+
     def redact_target(self, target: str) -> str:
         """A request target (``/path?query``) with the query redacted; the path is kept. An
         absolute-form target (``http://user:pw@host/x``, sent to proxies) is redacted as a URL."""
@@ -154,6 +176,18 @@ class UrlRedactor:
         if question == -1:
             return target
         return target[: question + 1] + self.redact_query(target[question + 1 :])
+
+
+def redacted_exception(exc: BaseException, redactor: UrlRedactor) -> tuple[dict[str, str], str]:
+    """What to record for ``exc`` without the secrets its text may quote: the ``exception``
+    event's message and stacktrace attributes (they override the SDK's own in
+    ``span.record_exception(exc, attributes=...)``) and the status description."""
+    message = redactor.redact_text(str(exc))
+    stacktrace = redactor.redact_text(
+        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    attributes = {"exception.message": message, "exception.stacktrace": stacktrace}
+    return attributes, f"{type(exc).__name__}: {message}"
 
 
 _DEFAULT: Final = UrlRedactor()
