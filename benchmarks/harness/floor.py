@@ -23,6 +23,8 @@ captured from our own output on every run, the floor follows what we emit.
 
 from __future__ import annotations
 
+import os
+import pickle
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,6 +114,36 @@ class _RecordingMeterProvider(MeterProvider):
 
     def get_meter(self, *args: Any, **kwargs: Any) -> Any:
         return _RecordingMeter(super().get_meter(*args, **kwargs), self.kinds)
+
+
+def capture_isolated(workload: Workload) -> Recipe:
+    """``capture`` in a forked child, so this process stays uninstrumented.
+
+    Instrumentors that patch globally (Django's middleware, requests, urllib3, redis) would
+    otherwise stay active, and the ``bare`` half of ``bare+floor`` would not be bare.
+    """
+    if not hasattr(os, "fork"):  # pragma: no cover - not on this project's platforms
+        return capture(workload)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: capture, send the recipe, leave without running exit handlers
+        os.close(read_end)
+        status = 0
+        try:
+            payload = pickle.dumps(capture(workload))
+        except BaseException as exc:
+            payload = pickle.dumps(RuntimeError(f"capture failed: {exc!r}"))
+            status = 1
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        result = pickle.loads(pipe.read())
+    os.waitpid(pid, 0)
+    if isinstance(result, BaseException):
+        raise result
+    return result  # type: ignore[no-any-return]
 
 
 def capture(workload: Workload) -> Recipe:

@@ -31,7 +31,7 @@ from typing import Any, Optional, TextIO
 
 from workloads import Call, Workload, discover
 
-from .floor import capture, describe, replay
+from .floor import capture_isolated, describe, replay
 from .sdk import BenchSdk, set_default_propagator, span_summary
 
 VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream")
@@ -44,12 +44,12 @@ class WorkerError(Exception):
 def build(workload: Workload, variant: str, sdk: BenchSdk) -> tuple[Call, Optional[str]]:
     """The variant's call, and for the floor a line describing the SDK calls it replays."""
     if variant == "floor":
-        recipe = capture(workload)
+        recipe = capture_isolated(workload)
         return replay(recipe, sdk.providers, workload.carrier()), describe(recipe)
     if variant == "bare+floor":
         # The floor's SDK calls next to the bare library, in one loop: the same calls cost
         # more beside a real app (caches are shared) than in the floor's tight loop.
-        recipe = capture(workload)
+        recipe = capture_isolated(workload)
         floor = replay(recipe, sdk.providers, workload.carrier())
         bare = workload.bare(sdk.providers)
 
