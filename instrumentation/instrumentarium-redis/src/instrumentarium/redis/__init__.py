@@ -56,60 +56,28 @@ def _instance_telemetry(instance: object) -> Optional[RedisTelemetry]:
 # A client instrumented on its own (instrument_client) is skipped here: its own wrappers trace it.
 
 
-def _command(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.command(wrapped, instance, args, kwargs)
+def _global_wrapper(method: str, *, cluster: bool = False) -> Callable[..., Any]:
+    """The class-level wrapper that hands a call to the global telemetry's ``method``
+    (``command``, ``pipeline``, or their ``_async`` forms); made once per target at import,
+    so each ``Patch`` keeps one wrapper object to recognise and remove."""
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        telemetry = _global
+        if telemetry is None or _instance_telemetry(instance) is not None:
+            return wrapped(*args, **kwargs)
+        return getattr(telemetry, method)(wrapped, instance, args, kwargs, cluster=cluster)
+
+    return wrapper
 
 
-def _cluster_command(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.command(wrapped, instance, args, kwargs, cluster=True)
-
-
-def _pipeline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.pipeline(wrapped, instance, args, kwargs)
-
-
-def _cluster_pipeline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.pipeline(wrapped, instance, args, kwargs, cluster=True)
-
-
-def _async_command(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.command_async(wrapped, instance, args, kwargs)
-
-
-def _async_cluster_command(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.command_async(wrapped, instance, args, kwargs, cluster=True)
-
-
-def _async_pipeline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.pipeline_async(wrapped, instance, args, kwargs)
-
-
-def _async_cluster_pipeline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = _global
-    if telemetry is None or _instance_telemetry(instance) is not None:
-        return wrapped(*args, **kwargs)
-    return telemetry.pipeline_async(wrapped, instance, args, kwargs, cluster=True)
+_command = _global_wrapper("command")
+_pipeline = _global_wrapper("pipeline")
+_cluster_command = _global_wrapper("command", cluster=True)
+_cluster_pipeline = _global_wrapper("pipeline", cluster=True)
+_async_command = _global_wrapper("command_async")
+_async_pipeline = _global_wrapper("pipeline_async")
+_async_cluster_command = _global_wrapper("command_async", cluster=True)
+_async_cluster_pipeline = _global_wrapper("pipeline_async", cluster=True)
 
 
 def _cluster_node(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
