@@ -1,5 +1,5 @@
-"""Cluster clients (sync and asyncio) against a real local cluster: commands carry the address of
-the node that served them, pipelines make one span."""
+"""Cluster clients (sync and asyncio) against a real local cluster: commands and pipelines carry
+the address of the node that served them, pipelines make one span."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 import redis
 import redis.asyncio.cluster
 from opentelemetry.trace import StatusCode
+
+from instrumentarium.redis import _NODE_PATCHES, RedisInstrumentor
 
 
 class TestCluster:
@@ -36,6 +38,57 @@ class TestCluster:
         (span,) = span_exporter.get_finished_spans()
         assert span.name == "SET GET"
         assert span.attributes["db.redis.pipeline_length"] == 2
+
+    def test_pipeline_on_one_node_has_its_address(
+        self, instrument, cluster, span_exporter, metric_points, key
+    ):
+        """A pipeline whose keys share a hash slot names the node that ran it, like a command."""
+        instrument()
+        first, second = f"{{{key}}}:a", f"{{{key}}}:b"
+        pipe = cluster.pipeline()
+        pipe.set(first, "1").set(second, "2").get(first)
+        assert pipe.execute() == [True, True, b"1"]
+
+        node = cluster.get_node_from_key(first)
+        (span,) = span_exporter.get_finished_spans()
+        assert span.attributes["net.peer.name"] == node.host
+        assert span.attributes["net.peer.port"] == node.port
+        assert span.attributes["net.transport"] == "ip_tcp"
+        (point,) = metric_points()["db.client.operation.duration"]
+        assert point.attributes["server.port"] == node.port
+
+    def test_pipeline_over_several_nodes_names_none(self, instrument, cluster, span_exporter, key):
+        """A pipeline spread over several nodes has no single peer: no address, nothing wrong."""
+        instrument()
+        keys = _keys_on_distinct_nodes(cluster, key)
+        pipe = cluster.pipeline()
+        for name in keys:
+            pipe.set(name, "v")
+        assert pipe.execute() == [True] * len(keys)
+
+        (span,) = span_exporter.get_finished_spans()
+        assert "net.peer.name" not in span.attributes
+        assert "net.peer.port" not in span.attributes
+        assert span.attributes["db.system"] == "redis"
+
+    def test_client_instrumented_alone_names_the_node(
+        self, instrument_client, cluster, span_exporter, key
+    ):
+        """instrument_client on a cluster: commands and pipelines name their node too, and
+        uninstrument_client takes the node hooks away with it."""
+        instrument_client(cluster)
+        cluster.set(key, "v")
+        pipe = cluster.pipeline()
+        pipe.get(key)
+        pipe.execute()
+
+        node = cluster.get_node_from_key(key)
+        spans = span_exporter.get_finished_spans()
+        assert [s.name for s in spans] == ["SET", "GET"]
+        assert [s.attributes["net.peer.port"] for s in spans] == [node.port, node.port]
+
+        RedisInstrumentor.uninstrument_client(cluster)
+        assert _NODE_PATCHES.applied == ()
 
     def test_error(self, instrument, cluster, span_exporter, key):
         """A server error on a cluster propagates and the span is ERROR."""
@@ -71,3 +124,15 @@ class TestAsyncCluster:
         assert [s.name for s in spans] == ["SET", "GET GET"]
         assert spans[0].attributes["net.peer.port"] == node.port
         assert spans[1].attributes["db.redis.pipeline_length"] == 2
+        assert spans[1].attributes["net.peer.port"] == node.port
+
+
+def _keys_on_distinct_nodes(cluster, prefix):
+    """Keys that live on at least two different primaries."""
+    by_node = {}
+    for index in range(200):
+        name = f"{prefix}:{index}"
+        by_node.setdefault(cluster.get_node_from_key(name).name, name)
+        if len(by_node) >= 2:
+            return list(by_node.values())
+    raise AssertionError("the cluster has a single primary")

@@ -19,6 +19,7 @@ patches below are applied when redis is imported. Options and attributes: see th
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Collection
 from typing import Any, Callable, Final, Optional
 
@@ -80,14 +81,8 @@ _async_cluster_command = _global_wrapper("command_async", cluster=True)
 _async_cluster_pipeline = _global_wrapper("pipeline_async", cluster=True)
 
 
-def _cluster_node(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    if args:
-        note_cluster_node(args[0])
-    return wrapped(*args, **kwargs)
-
-
 class _OptionalPatch(Patch):
-    """A patch of a private method that a redis-py version may lack: skipped when missing."""
+    """A patch that a redis-py version may not support: skipped when its target is missing."""
 
     __slots__ = ()
 
@@ -102,6 +97,51 @@ class _OptionalPatch(Patch):
             super().remove()
 
 
+def _note_node_argument(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``RedisCluster.get_redis_connection(node)``: every sync cluster command and pipeline
+    asks it for the connection of the node it sends to."""
+    node = args[0] if args else kwargs.get("node")
+    if node is not None:
+        note_cluster_node(node)
+    return wrapped(*args, **kwargs)
+
+
+def _note_node_instance(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``redis.asyncio.cluster.ClusterNode.execute_command`` / ``execute_pipeline``: the node
+    itself is the one sent to."""
+    note_cluster_node(instance)
+    return wrapped(*args, **kwargs)
+
+
+# Where a cluster client picks the node a command or pipeline goes to: public methods, so no
+# private attribute is guessed. The wrappers note the node only during a traced cluster call
+# (``note_cluster_node`` returns at once otherwise); they are applied while instrument() or an
+# instrument_client() of a cluster client is active.
+_NODE_PATCHES: Final = PatchSet(
+    [
+        _OptionalPatch("redis.cluster", "RedisCluster.get_redis_connection", _note_node_argument),
+        _OptionalPatch("redis.asyncio.cluster", "ClusterNode.execute_command", _note_node_instance),
+        _OptionalPatch(
+            "redis.asyncio.cluster", "ClusterNode.execute_pipeline", _note_node_instance
+        ),
+    ]
+)
+_node_patch_users = 0
+_node_patch_lock = threading.Lock()
+
+
+def _use_node_patches(delta: int) -> None:
+    """Count the users of ``_NODE_PATCHES`` (instrument() and each instrumented cluster
+    client): applied for the first, removed after the last."""
+    global _node_patch_users
+    with _node_patch_lock:
+        _node_patch_users = max(0, _node_patch_users + delta)
+        if _node_patch_users:
+            _NODE_PATCHES.apply()
+        else:
+            _NODE_PATCHES.remove()
+
+
 PATCHES: Final = PatchSet(
     [
         Patch("redis.client", "Redis.execute_command", _command),
@@ -109,13 +149,11 @@ PATCHES: Final = PatchSet(
         Patch("redis.client", "Pipeline.immediate_execute_command", _command),
         Patch("redis.cluster", "RedisCluster.execute_command", _cluster_command),
         Patch("redis.cluster", "ClusterPipeline.execute", _cluster_pipeline),
-        _OptionalPatch("redis.cluster", "RedisCluster._execute_command", _cluster_node),
         Patch("redis.asyncio.client", "Redis.execute_command", _async_command),
         Patch("redis.asyncio.client", "Pipeline.execute", _async_pipeline),
         Patch("redis.asyncio.client", "Pipeline.immediate_execute_command", _async_command),
         Patch("redis.asyncio.cluster", "RedisCluster.execute_command", _async_cluster_command),
         Patch("redis.asyncio.cluster", "ClusterPipeline.execute", _async_cluster_pipeline),
-        _OptionalPatch("redis.asyncio.cluster", "RedisCluster._execute_command", _cluster_node),
     ]
 )
 
@@ -159,26 +197,12 @@ def _wrap_commands(
             target.__dict__[name] = _traced(telemetry, target, name, getattr(target, name), cluster)
 
 
-def _wrap_node_send(client: Any) -> None:
-    if not hasattr(type(client), "_execute_command"):
-        return
-    original = client._execute_command
-
-    def send(*args: Any, **kwargs: Any) -> Any:
-        if args:
-            note_cluster_node(args[0])
-        return original(*args, **kwargs)
-
-    send.__wrapped__ = original  # type: ignore[attr-defined]
-    client.__dict__["_execute_command"] = send
-
-
 def _wrap_client(client: Any, telemetry: RedisTelemetry) -> None:
     cluster = _is_cluster(client)
     client.__dict__[_CLIENT_KEY] = telemetry
     _wrap_commands(client, telemetry, ("execute_command",), cluster)
     if cluster:
-        _wrap_node_send(client)
+        _use_node_patches(+1)
     make_pipeline: Callable[..., Any] = client.pipeline
 
     def pipeline(*args: Any, **kwargs: Any) -> Any:
@@ -192,7 +216,7 @@ def _wrap_client(client: Any, telemetry: RedisTelemetry) -> None:
     client.__dict__["pipeline"] = pipeline
 
 
-_CLIENT_ATTRIBUTES: Final = ("execute_command", "pipeline", "_execute_command", _CLIENT_KEY)
+_CLIENT_ATTRIBUTES: Final = ("execute_command", "pipeline", _CLIENT_KEY)
 
 
 def _sanitize(sanitize_query: Optional[bool]) -> bool:
@@ -229,10 +253,12 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             sanitize=_sanitize(kwargs.get("sanitize_query")),
         )
         PATCHES.apply()
+        _use_node_patches(+1)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         global _global
         PATCHES.remove()
+        _use_node_patches(-1)
         if _global is not None:
             _global.active = False
         _global = None
@@ -275,3 +301,5 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         telemetry.active = False
         for name in _CLIENT_ATTRIBUTES:
             client.__dict__.pop(name, None)
+        if _is_cluster(client):
+            _use_node_patches(-1)

@@ -12,8 +12,9 @@ resolved (providers, hooks, semconv modes, statement policy). Per call it:
 4. ends the span (ERROR with the exception recorded; a pipeline's ``WatchError`` leaves it
    UNSET, as upstream) and records the duration with a small, bounded attribute set.
 
-Cluster commands start with the cluster's attributes; the node a command is sent to is noted by
-a hook on the cluster's per-node send and added when the command ends.
+Cluster commands and pipelines start with the cluster's attributes; the node they are sent to is
+noted by hooks where the cluster client picks a node, and added when the call ends (a pipeline
+spread over several nodes has no single peer, so none is added).
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ def _suppressed() -> bool:
 
 
 class _ClusterCall:
-    """The node(s) one cluster command went to, noted by ``note_cluster_node``."""
+    """The node one cluster call went to, noted by ``note_cluster_node``: for a command the last
+    one (a ``MOVED`` / ``ASK`` redirect is retried on the node that serves the slot), for a
+    pipeline the only one, or ``_SEVERAL``."""
 
-    __slots__ = ("node",)
+    __slots__ = ("node", "pipeline")
 
-    def __init__(self) -> None:
+    def __init__(self, pipeline: bool = False) -> None:
         self.node: Optional[tuple[str, Optional[int]]] = None
+        self.pipeline = pipeline
 
 
 _SEVERAL: Final = ("", None)  # more than one node: no single peer to report
@@ -82,7 +86,7 @@ _cluster_call: contextvars.ContextVar[Optional[_ClusterCall]] = contextvars.Cont
 
 
 def note_cluster_node(node: object) -> None:
-    """Called with the node a cluster client sends a command to (``_execute_command``)."""
+    """Called with each node a traced cluster command or pipeline is sent to."""
     call = _cluster_call.get()
     if call is None or call.node is _SEVERAL:
         return
@@ -91,7 +95,7 @@ def note_cluster_node(node: object) -> None:
         return
     port = getattr(node, "port", None)
     found = (host, int(port) if isinstance(port, (int, str)) and str(port).isdigit() else None)
-    if call.node is None:
+    if call.node is None or not call.pipeline:
         call.node = found
     elif call.node != found:
         call.node = _SEVERAL
@@ -423,14 +427,23 @@ class RedisTelemetry:
         if _suppressed():
             return wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
+        if cluster:
+            call = _ClusterCall(pipeline=True)
+            reset = _cluster_call.set(call)
         try:
             response = wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cluster:
+                _cluster_call.reset(reset)
+                metric = self._add_node(span, metric, call)
             failed = self._fail(span, exc, metric, pipeline=True)
             if self.response_hook is not None and type(exc).__name__ == "WatchError":
                 self.response_hook(span, instance, None)
             self._end(span, token, started, failed)
             raise
+        if cluster:
+            _cluster_call.reset(reset)
+            metric = self._add_node(span, metric, call)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
@@ -448,14 +461,23 @@ class RedisTelemetry:
         if _suppressed():
             return await wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
+        if cluster:
+            call = _ClusterCall(pipeline=True)
+            reset = _cluster_call.set(call)
         try:
             response = await wrapped(*args, **kwargs)
         except BaseException as exc:
+            if cluster:
+                _cluster_call.reset(reset)
+                metric = self._add_node(span, metric, call)
             failed = self._fail(span, exc, metric, pipeline=True)
             if self.response_hook is not None and type(exc).__name__ == "WatchError":
                 self.response_hook(span, instance, None)
             self._end(span, token, started, failed)
             raise
+        if cluster:
+            _cluster_call.reset(reset)
+            metric = self._add_node(span, metric, call)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
