@@ -120,9 +120,13 @@ def pipeline_commands(pipeline: object) -> Optional[Sequence[Any]]:
 
 
 def command_args(entry: Any) -> Sequence[Any]:
-    args = getattr(entry, "args", None)
-    if args is None and isinstance(entry, tuple) and entry:
-        args = entry[0]
+    """The arguments of one queued pipeline command (see ``pipeline_commands``)."""
+    if type(entry) is tuple:  # Pipeline: (args, options), the common case first
+        return command_args_of(entry[0] if entry else None)
+    return command_args_of(getattr(entry, "args", None))
+
+
+def command_args_of(args: object) -> Sequence[Any]:
     return args if isinstance(args, (tuple, list)) else ()
 
 
@@ -138,12 +142,14 @@ def batch_operation_name(names: Sequence[Optional[str]]) -> str:
 
 
 def pipeline_statement(
-    names: Sequence[Optional[str]], entries: Sequence[Any], sanitize: bool
+    names: Sequence[Optional[str]], arg_lists: Sequence[Sequence[Any]], sanitize: bool
 ) -> str:
+    """``db.statement`` of a pipeline: one line per command (``names`` and ``arg_lists`` are
+    parallel, from ``command_name`` / ``command_args``)."""
     parts: list[str] = []
     size = 0
-    for name, entry in zip(names, entries):
-        part = _one(name, command_args(entry), sanitize)
+    for name, args in zip(names, arg_lists):
+        part = _one(name, args, sanitize)
         parts.append(part)
         size += len(part) + 1
         if size > STATEMENT_LIMIT:

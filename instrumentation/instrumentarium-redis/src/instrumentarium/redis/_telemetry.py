@@ -391,15 +391,16 @@ class RedisTelemetry:
         self, instance: object, cluster: bool
     ) -> tuple[Span, object, float, Attributes]:
         entries: Sequence[Any] = pipeline_commands(instance) or ()
-        names = [command_name(command_args(entry)) for entry in entries]
+        arg_lists = [command_args(entry) for entry in entries]
+        names = [command_name(args) for args in arg_lists]
         if cluster:
             span_base, metric_base = self._cluster_attributes
         else:
             span_base, metric_base = self.connection_attributes(instance)
         attributes = span_base.copy()
-        attributes[a.DB_REDIS_PIPELINE_LENGTH] = len(entries)
+        attributes[a.DB_REDIS_PIPELINE_LENGTH] = len(arg_lists)
         if self.sanitize:
-            text = pipeline_statement(names, entries, True)
+            text = pipeline_statement(names, arg_lists, True)
             for key in self.statement_keys:
                 attributes[key] = text
         operation = batch_operation_name(names)
@@ -411,7 +412,7 @@ class RedisTelemetry:
         metric[a.DB_OPERATION_NAME] = operation
         name = " ".join(n for n in names if n) or "redis"
         span, token, started = self._start(
-            name, attributes, lambda: pipeline_statement(names, entries, False)
+            name, attributes, lambda: pipeline_statement(names, arg_lists, False)
         )
         return span, token, started, metric
 
