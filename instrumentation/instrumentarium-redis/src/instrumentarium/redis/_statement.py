@@ -122,11 +122,11 @@ def pipeline_commands(pipeline: object) -> Optional[Sequence[Any]]:
 def command_args(entry: Any) -> Sequence[Any]:
     """The arguments of one queued pipeline command (see ``pipeline_commands``)."""
     if type(entry) is tuple:  # Pipeline: (args, options), the common case first
-        return command_args_of(entry[0] if entry else None)
-    return command_args_of(getattr(entry, "args", None))
+        return _args_of(entry[0] if entry else None)
+    return _args_of(getattr(entry, "args", None))
 
 
-def command_args_of(args: object) -> Sequence[Any]:
+def _args_of(args: object) -> Sequence[Any]:
     return args if isinstance(args, (tuple, list)) else ()
 
 
