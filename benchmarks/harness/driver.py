@@ -211,7 +211,8 @@ def measure(
     finally:
         for worker in workers.values():
             worker.close()
-    return WorkloadResult(workload, results, orders, _telemetry_notes(results))
+    spans_per_call = workload.spans_per_call
+    return WorkloadResult(workload, results, orders, _telemetry_notes(results, spans_per_call))
 
 
 def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> None:
@@ -234,7 +235,7 @@ def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> No
         raise BenchError(f"{workload.name}: workers run different Pythons: {sorted(pythons)}")
 
 
-def _telemetry_notes(results: dict[str, VariantResult]) -> list[str]:
+def _telemetry_notes(results: dict[str, VariantResult], spans_per_call: int = 1) -> list[str]:
     """Differences in what the variants emitted, and spans lost or missing during the run."""
     notes: list[str] = []
     ours = results["instrumentarium"].ready["telemetry"]
@@ -242,7 +243,7 @@ def _telemetry_notes(results: dict[str, VariantResult]) -> list[str]:
     notes.extend(_compare_telemetry("upstream", results["upstream"].ready["telemetry"], ours))
     for variant, result in results.items():
         totals = result.totals
-        if variant != "bare" and totals and totals["spans"] != totals["calls"]:
+        if variant != "bare" and totals and totals["spans"] != totals["calls"] * spans_per_call:
             notes.append(f"{variant} exported {totals['spans']} spans for {totals['calls']} calls")
     return notes
 

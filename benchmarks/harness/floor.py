@@ -71,6 +71,9 @@ class Recipe:
     later_attributes: tuple[tuple[str, AttributeValue], ...]
     status: Optional[Status]
     metrics: tuple[MetricRecipe, ...]
+    # Further spans of the same call (a client and a server in one process), replayed before
+    # this one in the order they ended; their metrics are in ``metrics`` above.
+    extra: tuple[Recipe, ...] = ()
 
 
 class _StartRecorder(SpanProcessor):
@@ -78,10 +81,13 @@ class _StartRecorder(SpanProcessor):
 
     def __init__(self) -> None:
         self.started: list[Attributes] = []
+        self.started_by_id: dict[int, Attributes] = {}
         self.ended: list[ReadableSpan] = []
 
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
-        self.started.append(dict(span.attributes or {}))
+        attributes = dict(span.attributes or {})
+        self.started.append(attributes)
+        self.started_by_id[span.get_span_context().span_id] = attributes
 
     def on_end(self, span: ReadableSpan) -> None:
         self.ended.append(span)
@@ -154,13 +160,26 @@ def capture(workload: Workload) -> Recipe:
     reader = InMemoryMetricReader()
     meter_provider = _RecordingMeterProvider(reader)
     workload.instrumentarium(Providers(tracer_provider, meter_provider))()
-    if len(recorder.ended) != 1 or len(recorder.started) != 1:
+    expected = workload.spans_per_call
+    if len(recorder.ended) != expected or len(recorder.started) != expected:
         raise RuntimeError(
-            f"the floor needs one span per call; {workload.name} started "
+            f"the floor needs {expected} span(s) per call; {workload.name} started "
             f"{len(recorder.started)} and ended {len(recorder.ended)}"
         )
-    span = recorder.ended[0]
-    started = recorder.started[0]
+    *others, last = recorder.ended
+    extra = tuple(
+        _span_recipe(span, recorder.started_by_id[span.context.span_id], ()) for span in others
+    )
+    started = recorder.started_by_id[last.context.span_id]
+    return _span_recipe(last, started, _metric_recipes(reader, meter_provider.kinds), extra)
+
+
+def _span_recipe(
+    span: ReadableSpan,
+    started: Attributes,
+    metrics: tuple[MetricRecipe, ...],
+    extra: tuple[Recipe, ...] = (),
+) -> Recipe:
     later = tuple(
         (key, value)
         for key, value in (span.attributes or {}).items()
@@ -174,7 +193,8 @@ def capture(workload: Workload) -> Recipe:
         start_attributes=started,
         later_attributes=later,
         status=span.status if span.status.status_code is StatusCode.ERROR else None,
-        metrics=_metric_recipes(reader, meter_provider.kinds),
+        metrics=metrics,
+        extra=extra,
     )
 
 
@@ -245,6 +265,13 @@ def _observations(points: tuple[Attributes, ...]) -> Callable[[CallbackOptions],
 
 def describe(recipe: Recipe) -> str:
     """One line: the SDK calls the floor makes per call."""
+    if recipe.extra:
+        return "; then ".join(
+            [
+                *(describe(extra) for extra in recipe.extra),
+                describe(Recipe(**{**recipe.__dict__, "extra": ()})),
+            ]
+        )
     extracts = recipe.kind in (SpanKind.SERVER, SpanKind.CONSUMER)
     parts = [
         "extract" if extracts else "inject",
@@ -265,6 +292,15 @@ def describe(recipe: Recipe) -> str:
 
 def replay(recipe: Recipe, providers: Providers, carrier: dict[str, Any]) -> Call:
     """A call that makes the SDK/API calls of ``recipe`` against ``providers``."""
+    if recipe.extra:
+        calls = [replay(extra, providers, carrier) for extra in recipe.extra]
+        calls.append(replay(Recipe(**{**recipe.__dict__, "extra": ()}), providers, carrier))
+
+        def several() -> None:
+            for call in calls:
+                call()
+
+        return several
     name, version, schema_url = recipe.scope
     tracer = providers.tracer_provider.get_tracer(name, version, schema_url=schema_url)
     meter = providers.meter_provider.get_meter(name, version, schema_url=schema_url)

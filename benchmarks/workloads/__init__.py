@@ -78,6 +78,8 @@ class Workload:
         show_versions: distributions whose versions the report header prints.
         upstream_records_duration: False when the upstream instrumentor records no duration
             metric (Redis): its first-call check then asks for the span only.
+        spans_per_call: spans one call makes (2 when a client and its server are both
+            instrumented in the worker, as for gRPC); the floor replays each of them.
     """
 
     name: str
@@ -91,6 +93,7 @@ class Workload:
     upstream_packages: tuple[str, ...]
     show_versions: tuple[str, ...] = ()
     upstream_records_duration: bool = True
+    spans_per_call: int = 1
 
 
 def discover() -> dict[str, Workload]:
