@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Mapping
 from time import perf_counter_ns
-from typing import Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 from urllib.parse import unquote
 
 from opentelemetry import trace
@@ -30,7 +30,6 @@ from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-import grpc  # type: ignore[import-untyped]
 from instrumentarium.util.http import histogram, names
 from instrumentarium.util.instrumentation import safe_hook, split_comma_list, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
@@ -38,6 +37,9 @@ from instrumentarium.util.semconv import opt_in_mode, schema_url
 from ._env import EXCLUDED_SERVICES_ENV
 from .filters import Filter, full_method_of, service_name, split_method
 from .version import __version__
+
+if TYPE_CHECKING:
+    import grpc  # type: ignore[import-untyped]
 
 __all__ = [
     "EXCLUDED_SERVICES_ENV",
@@ -78,17 +80,10 @@ RPC_SERVER_DURATION: Final = "rpc.server.duration"
 RPC_CLIENT_CALL_DURATION: Final = "rpc.client.call.duration"
 RPC_SERVER_CALL_DURATION: Final = "rpc.server.call.duration"
 
+# Codes named, not imported: this module is loaded by instrument(), which must not import grpc.
 _SERVER_ERRORS: Final = frozenset(
-    {
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
+    {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
 )
-_OK: Final = grpc.StatusCode.OK
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1"})
 
 Attributes = dict[str, AttributeValue]
@@ -376,9 +371,9 @@ class RpcTelemetry:
         """End ``span`` with ``code`` (None: OK, or UNKNOWN when ``exception`` is given) and
         record the duration. ``record`` adds ``exception`` as the span's one exception event."""
         if code is None and exception is not None:
-            code = grpc.StatusCode.UNKNOWN
+            code = _grpc().StatusCode.UNKNOWN
         elapsed = perf_counter_ns() - started_ns
-        if code is None or code is _OK:
+        if code is None or code.name == "OK":
             span.end()
             if self.duration_ms is not None:
                 self.duration_ms.record(elapsed / 1e6, method.metric_ms)
@@ -394,13 +389,13 @@ class RpcTelemetry:
                 span.set_attribute(RPC_RESPONSE_STATUS_CODE, code.name)
             if record and exception is not None:
                 span.record_exception(exception)
-            if self.client or code in _SERVER_ERRORS:
+            if self.client or code.name in _SERVER_ERRORS:
                 if self.new:
                     span.set_attribute(ERROR_TYPE, error_type)
                 if (
                     details is None
                     and exception is not None
-                    and not isinstance(exception, grpc.RpcError)
+                    and not isinstance(exception, _grpc().RpcError)
                 ):
                     details = f"{type(exception).__name__}: {exception}"
                 span.set_status(Status(StatusCode.ERROR, f"{code}:{details or ''}"))
@@ -412,9 +407,16 @@ class RpcTelemetry:
         if self.duration_s is not None:
             metric = dict(method.metric_s)
             metric[RPC_RESPONSE_STATUS_CODE] = code.name
-            if self.client or code in _SERVER_ERRORS:
+            if self.client or code.name in _SERVER_ERRORS:
                 metric[ERROR_TYPE] = error_type
             self.duration_s.record(elapsed / 1e9, metric)
+
+
+def _grpc() -> Any:
+    """The grpc module, imported by the time a call is traced."""
+    import grpc  # noqa: PLC0415  (see _SERVER_ERRORS)
+
+    return grpc
 
 
 def rpc_error_code(exc: BaseException) -> tuple[Optional[grpc.StatusCode], Optional[str]]:
@@ -428,6 +430,6 @@ def rpc_error_code(exc: BaseException) -> tuple[Optional[grpc.StatusCode], Optio
         details = details_of() if details_of is not None else None
     except Exception:
         return None, None
-    if not isinstance(code, grpc.StatusCode):
+    if not isinstance(code, _grpc().StatusCode):
         return None, None
     return code, details if isinstance(details, str) else None
