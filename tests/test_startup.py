@@ -42,9 +42,9 @@ def _instrumented_run(code: str) -> subprocess.CompletedProcess[str]:
 
 _REPORT = f"""\
 import json, sys
-from importlib import metadata
+from opentelemetry.util._importlib_metadata import entry_points  # group= on Python 3.9 too
 loaded = {{}}
-for ep in metadata.entry_points(group="opentelemetry_instrumentor"):
+for ep in entry_points(group="opentelemetry_instrumentor"):
     if ep.value.startswith("instrumentarium."):
         module, _, name = ep.value.partition(":")
         cls = getattr(sys.modules.get(module), name, None)

@@ -12,7 +12,7 @@ from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvid
 from opentelemetry.metrics import get_meter as _get_meter
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.instrumentation import warn_once
+from instrumentarium.util.instrumentation import logger
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
@@ -27,25 +27,54 @@ def pick(
     return {key: attributes[key] for key in keys if key in attributes}
 
 
+# The histograms made per meter: a second instrumentor (grpc client and aio client, two Flask
+# apps) asking for the same name gets the same instrument, and older SDKs do not warn about a
+# duplicate registration.
+_histograms: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], Histogram]] = (
+    weakref.WeakKeyDictionary()
+)
+_histograms_lock = threading.Lock()
+_advisory_noted = False
+
+
 def histogram(
     meter: Meter, name: str, *, unit: str, description: str, buckets: Sequence[float]
 ) -> Histogram:
-    """A histogram with advisory bucket boundaries; SDKs older than 1.29 do not take the
-    advisory, and then get the SDK's default buckets (a warning says so once)."""
+    """A histogram with advisory bucket boundaries, one per meter and name.
+
+    SDKs older than 1.29 do not take the advisory and give the SDK's default buckets; that is
+    said once, at INFO (an expected condition with a supported SDK, not a problem to warn about).
+    """
+    key = (name, unit, description, tuple(buckets))
+    with _histograms_lock:
+        try:
+            made = _histograms.setdefault(meter, {})
+        except TypeError:  # a meter that cannot be weakly referenced: no sharing
+            made = {}
+        found = made.get(key)
+        if found is None:
+            found = made[key] = _create_histogram(meter, name, unit, description, buckets)
+    return found
+
+
+def _create_histogram(
+    meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]
+) -> Histogram:
+    global _advisory_noted
     try:
         return meter.create_histogram(
             name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
         )
     except TypeError:
-        if tuple(buckets) == n.DURATION_BUCKETS_MS:  # those are the SDK's defaults anyway
-            return meter.create_histogram(name, unit=unit, description=description)
-        warn_once(
-            ("advisory-buckets", name),
-            "this OpenTelemetry SDK ignores advisory bucket boundaries; %s uses its defaults"
-            " (upgrade the SDK, or configure a View)",
+        pass
+    if tuple(buckets) != n.DURATION_BUCKETS_MS and not _advisory_noted:  # ms: the SDK defaults
+        _advisory_noted = True
+        logger.info(
+            "this OpenTelemetry SDK (< 1.29) ignores advisory bucket boundaries: instrumentarium's"
+            " histograms (%s, ...) get its default buckets; upgrade the SDK or configure Views",
             name,
         )
-        return meter.create_histogram(name, unit=unit, description=description)
+    return meter.create_histogram(name, unit=unit, description=description)
 
 
 class ActiveRequests:
