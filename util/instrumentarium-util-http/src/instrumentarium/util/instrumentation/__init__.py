@@ -4,7 +4,9 @@
   warning per bad value (``env_list``, ``env_flag``, ``compile_patterns``, ``warn_once``);
 * user hooks that can never break the application (``safe_hook``);
 * patch targets declared as data and applied or removed in one call, deferred to the target
-  module's first import when it is not imported yet (``Patch``, ``PatchSet``).
+  module's first import when it is not imported yet (``Patch``, ``PatchSet``); the sets applied
+  right now, and what each still waits for, for the start-up summary (``active_patch_sets``,
+  ``PatchSet.waiting_for``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
     "safe_hook",
     "Patch",
     "PatchSet",
+    "active_patch_sets",
 ]
 
 logger: Final = logging.getLogger("instrumentarium")
@@ -247,6 +250,8 @@ class PatchSet:
             if self._active:
                 return
             self._active = True
+            with _active_sets_lock:
+                _active_sets[self] = None
             for module in dict.fromkeys(p.module for p in self.patches):
                 if module in sys.modules:
                     self._apply_module(module)
@@ -268,6 +273,8 @@ class PatchSet:
     def remove(self) -> None:
         with self._lock:
             self._active = False
+            with _active_sets_lock:
+                _active_sets.pop(self, None)
             for patch in reversed(self._applied):
                 patch.remove()
             self._applied.clear()
@@ -275,3 +282,25 @@ class PatchSet:
     @property
     def applied(self) -> tuple[Patch, ...]:
         return tuple(self._applied)
+
+    @property
+    def waiting_for(self) -> tuple[str, ...]:
+        """The modules whose patches wait for their first import (a hook is armed); empty when
+        the set is not applied or everything is patched."""
+        with self._lock:
+            if not self._active:
+                return ()
+            done = {patch.module for patch in self._applied}
+            return tuple(m for m in dict.fromkeys(p.module for p in self.patches) if m not in done)
+
+
+# Applied patch sets, in the order they were applied (a dict as an ordered set). Only active sets
+# are held, so a set made per instrument() call is released by its uninstrument().
+_active_sets: dict[PatchSet, None] = {}
+_active_sets_lock = threading.Lock()  # never held while taking a PatchSet's own lock
+
+
+def active_patch_sets() -> tuple[PatchSet, ...]:
+    """Every patch set applied right now (``apply()`` called, ``remove()`` not since)."""
+    with _active_sets_lock:
+        return tuple(_active_sets)
