@@ -24,6 +24,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("grpc_client", "grpc_server", "grpc_aio_client", "grpc_aio_server"),
     ),
     (
+        "instrumentarium-kafka-python",
+        ("kafka-python >= 2.0, < 4.0",),
+        ("kafka",),
+    ),
+    (
         "instrumentarium-redis",
         ("redis >= 4.3.6",),
         ("redis",),
