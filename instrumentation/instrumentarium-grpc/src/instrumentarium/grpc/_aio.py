@@ -25,9 +25,10 @@ from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
 import grpc.aio  # type: ignore[import-untyped]
+from instrumentarium.util.instrumentation import is_suppressed
 
 from ._server import HandlerCache
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code, suppressed
+from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
 
 __all__ = ["AioServerInterceptor", "aio_client_interceptors_for"]
 
@@ -44,7 +45,7 @@ class _AioClientInterceptor:
 
     def _begin(self, details: Any) -> Optional[tuple[RpcMethod, Span, Any, int]]:
         telemetry = self._telemetry
-        if not telemetry.active or suppressed():
+        if not telemetry.active or is_suppressed():
             return None
         method = telemetry.method(details.method)
         if method is None:
@@ -176,6 +177,6 @@ class AioServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or suppressed():
+        if handler is None or not self._cache.telemetry.active or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

@@ -26,8 +26,9 @@ from opentelemetry.propagate import inject
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
+from instrumentarium.util.instrumentation import is_suppressed
 
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code, suppressed
+from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
 
 __all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel"]
 
@@ -177,7 +178,7 @@ class _UnaryResponse(_Traced):
     ) -> Any:
         method = self._method
         telemetry = self._tel
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return self._inner(
                 request,
                 timeout=timeout,
@@ -223,7 +224,7 @@ class _UnaryResponse(_Traced):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return self._inner.with_call(request, metadata=metadata, **kwargs)
         span, metadata, started = start(telemetry, method, metadata)
         if telemetry.request_hook is not None:
@@ -255,7 +256,7 @@ class _UnaryResponse(_Traced):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return self._inner.future(request, metadata=metadata, **kwargs)
         span, metadata, started = start(telemetry, method, metadata)
         if telemetry.request_hook is not None:
@@ -291,7 +292,7 @@ class _StreamResponse(_Traced):
             "wait_for_ready": wait_for_ready,
             "compression": compression,
         }
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return self._inner(request, metadata=metadata, **kwargs)
         span, metadata, started = start(telemetry, method, metadata)
         if telemetry.request_hook is not None:
@@ -379,7 +380,7 @@ class ClientInterceptor(
     def _unary(self, continuation: Any, details: Any, request: Any) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return continuation(details, request)
         span, metadata, started = start(telemetry, method, details.metadata)
         if telemetry.request_hook is not None:
@@ -395,7 +396,7 @@ class ClientInterceptor(
     def _stream(self, continuation: Any, details: Any, request: Any) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
-        if method is None or not telemetry.active or suppressed():
+        if method is None or not telemetry.active or is_suppressed():
             return continuation(details, request)
         span, metadata, started = start(telemetry, method, details.metadata)
         if telemetry.request_hook is not None:

@@ -23,8 +23,9 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
+from instrumentarium.util.instrumentation import is_suppressed
 
-from ._telemetry import MetadataGetter, RpcMethod, RpcTelemetry, suppressed
+from ._telemetry import MetadataGetter, RpcMethod, RpcTelemetry
 
 __all__ = ["ServerInterceptor", "HandlerCache"]
 
@@ -114,7 +115,7 @@ def _traced_function(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behav
     """A plain behaviour returning one response (unary or client-streaming request)."""
 
     def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or suppressed():
+        if not telemetry.active or is_suppressed():
             return behavior(request, context)
         span, ctx, started = _start(telemetry, method, context)
         token = attach(ctx)
@@ -135,7 +136,7 @@ def _traced_generator(telemetry: RpcTelemetry, method: RpcMethod, behavior: Beha
     """A plain behaviour returning a response iterator: the span covers the whole stream."""
 
     def traced(request: Any, context: Any) -> Iterator[Any]:
-        if not telemetry.active or suppressed():
+        if not telemetry.active or is_suppressed():
             yield from behavior(request, context)
             return
         span, ctx, started = _start(telemetry, method, context)
@@ -159,7 +160,7 @@ def _traced_coroutine(telemetry: RpcTelemetry, method: RpcMethod, behavior: Beha
     """An ``async def`` behaviour (asyncio server): one response, or writes via the context."""
 
     async def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or suppressed():
+        if not telemetry.active or is_suppressed():
             return await behavior(request, context)
         span, ctx, started = _start(telemetry, method, context)
         token = attach(ctx)
@@ -184,7 +185,7 @@ def _traced_async_generator(
     from another task."""
 
     async def traced(request: Any, context: Any) -> AsyncIterator[Any]:
-        if not telemetry.active or suppressed():
+        if not telemetry.active or is_suppressed():
             async for message in behavior(request, context):
                 yield message
             return
@@ -275,6 +276,6 @@ class ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or suppressed():
+        if handler is None or not self._cache.telemetry.active or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

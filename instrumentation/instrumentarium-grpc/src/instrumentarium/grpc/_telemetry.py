@@ -24,14 +24,17 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 from urllib.parse import unquote
 
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 from opentelemetry.metrics import Histogram, MeterProvider, get_meter
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram, names
-from instrumentarium.util.instrumentation import safe_hook, split_comma_list, warn_once
+from instrumentarium.util.instrumentation import (
+    safe_hook,
+    split_comma_list,
+    warn_once,
+)
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from ._env import EXCLUDED_SERVICES_ENV
@@ -49,11 +52,9 @@ __all__ = [
     "RpcMethod",
     "RpcTelemetry",
     "combined_filter",
-    "suppressed",
 ]
 
 SCOPE: Final = "instrumentarium.grpc"
-_PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"
 _METHOD_CACHE_SIZE: Final = 1024
 
 # Attribute names (old: the pre-stable rpc.* and net.* names upstream emits; new: semconv 1.45).
@@ -87,12 +88,6 @@ _SERVER_ERRORS: Final = frozenset(
 _LOOPBACK: Final = frozenset({"127.0.0.1", "::1"})
 
 Attributes = dict[str, AttributeValue]
-
-
-def suppressed() -> bool:
-    """Whether ``suppress_instrumentation()`` is active in the current context."""
-    ctx = get_current()
-    return bool(ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_PLAIN_SUPPRESS_KEY))
 
 
 class MetadataSetter(Setter[list[tuple[str, str]]]):

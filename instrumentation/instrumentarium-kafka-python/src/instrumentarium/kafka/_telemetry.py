@@ -30,7 +30,6 @@ from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import (
-    _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
     attach,
     detach,
@@ -42,7 +41,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
-from instrumentarium.util.instrumentation import safe_hook
+from instrumentarium.util.instrumentation import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
@@ -55,7 +54,6 @@ __all__ = ["SCOPE", "IN_NEXT", "KafkaTelemetry"]
 SCOPE: Final = "instrumentarium.kafka"
 IN_NEXT: Final = "_instrumentarium_kafka_in_next"  # set on a consumer while __next__ runs
 _CLIENT_CACHE: Final = "_instrumentarium_kafka"
-_PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"
 _TOPICS_KEPT: Final = 1024  # per client; past that, entries are built per call, not kept
 _DEFAULT_PORT: Final = 9092  # kafka-python's default broker port
 _PRODUCER: Final = SpanKind.PRODUCER
@@ -63,11 +61,6 @@ _CONSUMER: Final = SpanKind.CONSUMER
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
-
-
-def _suppressed() -> bool:
-    ctx = get_current()
-    return bool(ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_PLAIN_SUPPRESS_KEY))
 
 
 def _error_status(exc: BaseException) -> Status:
@@ -306,7 +299,7 @@ class KafkaTelemetry:
         kwargs: dict[str, Any],
     ) -> Any:
         """``KafkaProducer.send(topic, value, key, headers, partition, timestamp_ms)`` in a span."""
-        if _suppressed():
+        if is_suppressed():
             return wrapped(*args, **kwargs)
         topic = args[0] if args else kwargs.get("topic")
         if not isinstance(topic, str):
@@ -391,7 +384,7 @@ class KafkaTelemetry:
         kwargs: dict[str, Any],
     ) -> Any:
         """``KafkaConsumer.__next__``: one span for the record it returns."""
-        if _suppressed():
+        if is_suppressed():
             return wrapped(*args, **kwargs)
         state = instance.__dict__
         state[IN_NEXT] = True
@@ -416,7 +409,7 @@ class KafkaTelemetry:
         """``KafkaConsumer.poll``: one span per record returned, one duration per call that
         returned records (also when ``__next__`` makes the call: then ``__next__`` makes the
         spans, as it hands the records out)."""
-        if _suppressed():
+        if is_suppressed():
             return wrapped(*args, **kwargs)
         started = perf_counter()
         try:

@@ -26,17 +26,15 @@ from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
 from opentelemetry.context import (
-    _SUPPRESS_INSTRUMENTATION_KEY,
     attach,
     detach,
-    get_current,
 )
 from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
-from instrumentarium.util.instrumentation import safe_hook
+from instrumentarium.util.instrumentation import is_suppressed, safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 
 from . import _attributes as a
@@ -54,17 +52,11 @@ from .version import __version__
 __all__ = ["SCOPE", "RedisTelemetry", "note_cluster_node"]
 
 SCOPE: Final = "instrumentarium.redis"
-_PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"
 _POOL_CACHE: Final = "_instrumentarium_redis_attributes"
 _CLIENT: Final = SpanKind.CLIENT
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
-
-
-def _suppressed() -> bool:
-    ctx = get_current()
-    return bool(ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_PLAIN_SUPPRESS_KEY))
 
 
 class _ClusterCall:
@@ -322,7 +314,7 @@ class RedisTelemetry:
         cluster: bool = False,
     ) -> Any:
         """Run one command (``execute_command``) in a span."""
-        if _suppressed():
+        if is_suppressed():
             return wrapped(*args, **kwargs)
         if cluster:
             call = _ClusterCall()
@@ -358,7 +350,7 @@ class RedisTelemetry:
         cluster: bool = False,
     ) -> Any:
         """``command`` for asyncio clients: the span covers the whole awaited call."""
-        if _suppressed():
+        if is_suppressed():
             return await wrapped(*args, **kwargs)
         if cluster:
             call = _ClusterCall()
@@ -425,7 +417,7 @@ class RedisTelemetry:
         cluster: bool = False,
     ) -> Any:
         """Run a pipeline's or transaction's ``execute()`` in one span."""
-        if _suppressed():
+        if is_suppressed():
             return wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
         if cluster:
@@ -459,7 +451,7 @@ class RedisTelemetry:
         cluster: bool = False,
     ) -> Any:
         """``pipeline`` for asyncio clients."""
-        if _suppressed():
+        if is_suppressed():
             return await wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
         if cluster:

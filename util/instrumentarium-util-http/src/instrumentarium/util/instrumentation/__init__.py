@@ -21,9 +21,11 @@ from collections.abc import Hashable, Iterable
 from typing import Any, Callable, Final, Optional, TypeVar
 
 import wrapt
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 
 __all__ = [
     "logger",
+    "is_suppressed",
     "warn_once",
     "env_list",
     "env_flag",
@@ -39,6 +41,17 @@ logger: Final = logging.getLogger("instrumentarium")
 
 # wrapt 2 no longer derives FunctionWrapper from ObjectProxy; BaseObjectProxy is the common base.
 _PROXY: Final[Any] = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+# Older instrumentation sets the plain string key; both mean suppress_instrumentation().
+_PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"
+
+
+def is_suppressed() -> bool:
+    """Whether ``suppress_instrumentation()`` is active in the current context: a traced call
+    then runs plain (exporters use it so their own traffic is never traced)."""
+    ctx = get_current()
+    return bool(ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_PLAIN_SUPPRESS_KEY))
+
 
 _warned: set[Hashable] = set()
 _warned_lock = threading.Lock()
