@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -255,14 +256,30 @@ class TestPackage:
         )
         assert out.stdout.strip() == "False"
 
-    def test_unconfigured_settings_are_configured_with_defaults(self):
-        """With no settings module, ``instrument()`` configures Django's defaults (as upstream)
-        and inserts the middleware."""
+    def test_instrument_before_django_is_imported_does_not_import_it(self):
+        """``instrument()`` while Django is not imported (the agent starts before the app)
+        imports nothing of Django; the middleware goes in when Django loads its middleware,
+        and requests are traced, exceptions from other middleware included."""
         code = (
-            "from django.conf import settings\n"
+            "import os, sys\n"
+            "from opentelemetry.sdk.trace import TracerProvider\n"
+            "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+            "from opentelemetry.sdk.trace.export.in_memory_span_exporter import"
+            " InMemorySpanExporter\n"
             "from instrumentarium.django import DjangoInstrumentor\n"
-            "DjangoInstrumentor().instrument()\n"
-            "print(settings.configured, list(settings.MIDDLEWARE))\n"
+            "exporter = InMemorySpanExporter()\n"
+            "provider = TracerProvider()\n"
+            "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+            "DjangoInstrumentor().instrument(tracer_provider=provider)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))\n"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'django_testproject.settings'\n"
+            "import django; django.setup()\n"
+            "from django.conf import settings\n"
+            "settings.MIDDLEWARE = ['django_testproject.middleware.RaisingMiddleware']\n"
+            "from django.test import Client\n"
+            "client = Client(raise_request_exception=False)\n"
+            "print(client.get('/mw-boom-in/').status_code, list(settings.MIDDLEWARE))\n"
+            "print([(s.name, len(s.events)) for s in exporter.get_finished_spans()])\n"
         )
         out = subprocess.run(
             [sys.executable, "-c", code],
@@ -270,9 +287,53 @@ class TestPackage:
             text=True,
             timeout=60,
             check=True,
-            env={"PATH": ""},
+            cwd=Path(__file__).parent,
+            env={"PATH": "", "PYTHONPATH": str(Path(__file__).parent)},
         )
-        assert out.stdout.strip() == f"True ['{MIDDLEWARE_PATH}']"
+        assert out.stdout.splitlines() == [
+            "[]",
+            f"500 ['{MIDDLEWARE_PATH}', 'django_testproject.middleware.RaisingMiddleware']",
+            "[('GET', 1)]",
+        ], out.stderr
+
+    def test_unconfigured_settings_are_left_for_the_project(self):
+        """With no settings module yet at ``instrument()`` (``opentelemetry-instrument python
+        manage.py ...``: ``manage.py`` sets ``DJANGO_SETTINGS_MODULE`` afterwards), Django's
+        defaults are *not* configured over the project's settings; the middleware goes in when
+        Django builds its handler, and requests are traced."""
+        code = (
+            "import os\n"
+            "from opentelemetry.sdk.trace import TracerProvider\n"
+            "from opentelemetry.sdk.trace.export import SimpleSpanProcessor\n"
+            "from opentelemetry.sdk.trace.export.in_memory_span_exporter import"
+            " InMemorySpanExporter\n"
+            "from django.conf import settings\n"
+            "from instrumentarium.django import DjangoInstrumentor\n"
+            "exporter = InMemorySpanExporter()\n"
+            "provider = TracerProvider()\n"
+            "provider.add_span_processor(SimpleSpanProcessor(exporter))\n"
+            "DjangoInstrumentor().instrument(tracer_provider=provider)\n"
+            "print(settings.configured)\n"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'django_testproject.settings'\n"
+            "import django; django.setup()\n"
+            "from django.test import Client\n"
+            "print(Client().get('/user/3/').status_code, list(settings.MIDDLEWARE))\n"
+            "print([span.name for span in exporter.get_finished_spans()])\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            cwd=Path(__file__).parent,
+            env={"PATH": "", "PYTHONPATH": str(Path(__file__).parent)},
+        )
+        assert out.stdout.splitlines() == [
+            "False",
+            f"200 ['{MIDDLEWARE_PATH}']",
+            "['GET user/<int:uid>/']",
+        ], out.stderr
 
     def test_span_kind_server_at_top_level(self, instrument, client, finished):
         """With no span current, the request's span is SERVER."""

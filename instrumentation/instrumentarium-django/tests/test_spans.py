@@ -6,6 +6,8 @@ import asyncio
 import json
 
 import pytest
+from django.conf import settings
+from django.core.signals import got_request_exception
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -164,6 +166,82 @@ class TestStatus:
         assert span.status.status_code is StatusCode.ERROR
         assert span.status.description is None
         assert span.events == ()
+
+
+RAISING = "django_testproject.middleware.RaisingMiddleware"  # sits after ours (inside it)
+
+
+class TestMiddlewareExceptions:
+    """Exceptions raised by a middleware inside ours (placed after it in ``MIDDLEWARE``) never
+    reach ``process_exception``; Django renders a 500 for them all the same."""
+
+    @pytest.mark.parametrize(
+        ("path", "name", "message"),
+        [
+            ("/mw-boom-in/", "GET", "raised on the way in"),
+            ("/mw-boom-out/", "GET mw-boom-out/", "raised on the way out"),
+        ],
+        ids=["before-the-view", "after-the-view"],
+    )
+    def test_inner_middleware_exception_is_recorded_once(
+        self, instrument, client, finished, monkeypatch, path, name, message
+    ):
+        """A middleware after ours raises (before URL resolution, or after the view): the 500
+        span is ERROR ``"MiddlewareError: ..."`` with exactly one ``exception`` event, and
+        ``error.type`` is ``"500"`` in stable mode, as for a view's exception."""
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
+        settings.MIDDLEWARE = [RAISING]
+        instrument()
+        response = client(raise_request_exception=False).get(path)
+        assert response.status_code == 500
+        [span] = finished()
+        assert span.name == name
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.status.description == f"MiddlewareError: {message}"
+        [event] = span.events
+        assert event.name == "exception"
+        assert event.attributes["exception.type"].endswith("MiddlewareError")
+        assert event.attributes["exception.message"] == message
+        assert span.attributes["error.type"] == "500"
+        assert span.attributes["http.status_code"] == 500
+
+    def test_inner_middleware_exception_under_the_asgi_handler(
+        self, instrument, async_client, finished
+    ):
+        """The same under ``AsyncClient`` (Django hands the exception to a worker thread to
+        render the 500): ERROR and one event."""
+        settings.MIDDLEWARE = [RAISING]
+        instrument()
+        response = asyncio.run(async_client(raise_request_exception=False).get("/mw-boom-in/"))
+        assert response.status_code == 500
+        [span] = finished()
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.status.description == "MiddlewareError: raised on the way in"
+        assert [event.name for event in span.events] == ["exception"]
+
+    def test_view_exception_is_one_event_although_the_signal_sees_it_too(
+        self, instrument, client, finished
+    ):
+        """A view's exception reaches ``process_exception`` and then Django's signal, with a
+        middleware in between: still exactly one ``exception`` event."""
+        settings.MIDDLEWARE = [RAISING]
+        instrument()
+        assert client(raise_request_exception=False).get("/boom/").status_code == 500
+        [span] = finished()
+        assert span.status.description == "ValueError: boom"
+        assert len(span.events) == 1
+
+    def test_exceptions_are_not_recorded_after_uninstrument(
+        self, instrumentor, instrument, client, finished
+    ):
+        """``uninstrument()`` disconnects the signal receiver: a later failing request records
+        nothing (and fails exactly as without instrumentation)."""
+        settings.MIDDLEWARE = [RAISING]
+        instrument()
+        instrumentor.uninstrument()
+        assert not any("instrumentarium" in str(key) for key, *_ in got_request_exception.receivers)
+        assert client(raise_request_exception=False).get("/mw-boom-in/").status_code == 500
+        assert finished() == []
 
 
 class TestContext:

@@ -18,6 +18,8 @@ urlpatterns = [
     path("created/", views.created),
     path("boom/", views.boom),
     path("missing/", views.missing),
+    path("mw-boom-in/", views.home),  # middleware.RaisingMiddleware raises before the view
+    path("mw-boom-out/", views.home),  # ... and after it
     path("unavailable/", views.unavailable),
     path("current/", views.current_span),
     path("async/<int:uid>/", views.async_view),

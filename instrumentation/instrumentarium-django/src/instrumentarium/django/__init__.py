@@ -19,6 +19,7 @@ environment variables and attributes are listed in the README.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection
 from typing import Any, Final, Optional
 
@@ -73,27 +74,37 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         if not env_flag(INSTRUMENT_ENV, True):
             return
-        settings = _settings.configured_settings()
-        commenter = None
-        if kwargs.get("is_sql_commentor_enabled", False):
-            from ._sqlcommenter import SqlCommenter  # noqa: PLC0415 - imports django.db lazily
-
-            commenter = SqlCommenter(kwargs.get("commenter_options"), settings)
-        _middleware.activate(
-            DjangoTelemetry(
-                tracer_provider=kwargs.get("tracer_provider"),
-                meter_provider=kwargs.get("meter_provider"),
-                excluded_urls=kwargs.get("excluded_urls"),
-                request_hook=kwargs.get("request_hook"),
-                response_hook=kwargs.get("response_hook"),
-                traced_request_attributes=kwargs.get("traced_request_attributes"),
-                commenter=commenter,
-            )
+        telemetry = DjangoTelemetry(
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            excluded_urls=kwargs.get("excluded_urls"),
+            request_hook=kwargs.get("request_hook"),
+            response_hook=kwargs.get("response_hook"),
+            traced_request_attributes=kwargs.get("traced_request_attributes"),
         )
-        self._added = _settings.insert_middleware(settings, kwargs.get("middleware_position"))
+        _middleware.activate(telemetry)
+
+        def place(settings: Any) -> None:
+            _middleware.listen_for_exceptions(True)
+            if kwargs.get("is_sql_commentor_enabled", False):
+                from ._sqlcommenter import SqlCommenter  # noqa: PLC0415 - imports django.db lazily
+
+                telemetry.commenter = SqlCommenter(kwargs.get("commenter_options"), settings)
+            self._added = _settings.insert_middleware(settings, kwargs.get("middleware_position"))
+
+        # Django not imported yet (opentelemetry-instrument starts before the app), or its
+        # settings not readable yet (manage.py sets DJANGO_SETTINGS_MODULE after the agent ran):
+        # place the middleware when Django first loads a middleware chain, not now.
+        settings = _settings.configured_settings() if "django.conf" in sys.modules else None
+        if settings is None:
+            _settings.when_loaded(place)
+        else:
+            place(settings)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _middleware.activate(None)
+        _middleware.listen_for_exceptions(False)
+        _settings.cancel_when_loaded()
         added, self._added = self._added, None
         if added is not None:
             _settings.remove_middleware(added)

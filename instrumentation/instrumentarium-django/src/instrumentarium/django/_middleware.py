@@ -4,12 +4,20 @@
 
     __call__ / __acall__     clock starts, exclusion check, active_requests +1, span starts
                              (named by the method), attached; get_response runs; detached
-      process_view           Django resolved the URL: the span is renamed "{METHOD} {route}"
-                             and gets http.route (the route also goes on the duration metric)
       process_exception      a view raised: one ``exception`` event now; ERROR if the response
                              Django renders for it is a 5xx
-    back in __call__         status, response headers, traceresponse, response_hook; the span
-                             and metrics end now, or when the server closes a streamed body
+      got_request_exception  (Django's signal) anything inside the middleware raised (another
+                             middleware, URL resolution, a view no middleware handled) and
+                             Django is rendering a 500 for it: the same, recorded once
+    back in __call__         the URL Django resolved (``request.resolver_match``) renames the
+                             span "{METHOD} {route}" and gives http.route (span and duration
+                             metric); status, response headers, traceresponse, response_hook;
+                             the span and metrics end now, or when the server closes a streamed
+                             body
+
+The middleware has no ``process_view``: the route is read once the response is back, so Django
+calls nothing of ours between the middleware chain and the view (under ASGI that would be one
+more coroutine per request).
 
 Attach and detach happen in the same frame (and, under ASGI, the same task), so no context token
 crosses a thread hop between middleware hooks. The middleware reads the configuration that
@@ -19,6 +27,7 @@ untouched, so a hand-placed middleware follows ``instrument()`` / ``uninstrument
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 
@@ -29,7 +38,7 @@ from opentelemetry.trace import Span, TracerProvider
 
 from instrumentarium.util.http import names as n
 from instrumentarium.util.http import traced_request_attrs
-from instrumentarium.util.instrumentation import safe_hook
+from instrumentarium.util.instrumentation import logger, safe_hook
 from instrumentarium.wsgi import ResponseIterable, ServerCall, ServerTelemetry
 
 from .version import __version__
@@ -39,9 +48,16 @@ if TYPE_CHECKING:
 
     from ._sqlcommenter import SqlCommenter
 
-__all__ = ["DjangoTelemetry", "OpenTelemetryMiddleware", "activate", "active"]
+__all__ = [
+    "DjangoTelemetry",
+    "OpenTelemetryMiddleware",
+    "activate",
+    "active",
+    "listen_for_exceptions",
+]
 
 _CALL_ATTR: Final = "_instrumentarium_call"
+_SIGNAL_UID: Final = "instrumentarium.django.got_request_exception"
 _attach: Final = otel_context.attach
 _detach: Final = otel_context.detach
 _EMPTY_HEADERS: Final[list[tuple[str, str]]] = []
@@ -109,17 +125,19 @@ class DjangoTelemetry:
         return call
 
     def end(self, call: ServerCall, request: HttpRequest, response: HttpResponseBase) -> None:
-        """Record the response; end now, or when the server closes a streamed body."""
+        """Name the span by its route; record the response; end now, or when the server closes
+        a streamed body."""
+        _name_from_route(call, request)
         span = call.ensure_span()
         status = response.status_code
-        exc = call.recorded  # from process_exception
+        exc = call.recorded  # from process_exception or got_request_exception
         if exc is not None and status >= 500:
             call.record_exception(exc, error_type=False)  # ERROR "Type: msg"; no second event
         capture = self.telemetry.headers
         headers = (
             list(response.items()) if capture is not None and capture.response else _EMPTY_HEADERS
         )
-        call.on_response(f"{status} {response.reason_phrase}", headers)
+        call.on_response(str(status), headers)  # only the code is read from the status line
         propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
         if propagator is not None:
             propagator.inject(response, call.context)
@@ -183,6 +201,45 @@ def active() -> Optional[DjangoTelemetry]:
     return _active
 
 
+def listen_for_exceptions(listen: bool) -> None:
+    """Connect to (or disconnect from) Django's ``got_request_exception`` signal; disconnecting
+    imports nothing when Django was never imported."""
+    if not listen and "django.core.signals" not in sys.modules:
+        return
+    from django.core.signals import got_request_exception  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    if listen:
+        got_request_exception.connect(_on_request_exception, weak=False, dispatch_uid=_SIGNAL_UID)
+    else:
+        got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
+
+
+def _record_exception(request: HttpRequest, exception: BaseException) -> None:
+    """One ``exception`` event for ``exception`` on the request's span (not two when the same
+    exception reaches both ``process_exception`` and the signal); ``end()`` sets ERROR when the
+    response Django renders for it is a 5xx."""
+    call: Optional[ServerCall] = getattr(request, _CALL_ATTR, None)
+    if call is None or call.finished or call.recorded is exception:
+        return
+    span = call.span
+    if span is not None and span.is_recording():
+        span.record_exception(exception)
+    call.recorded = exception
+
+
+def _on_request_exception(sender: object, request: Optional[HttpRequest] = None, **_: Any) -> None:
+    """Django sends ``got_request_exception`` from inside the ``except`` block that turns an
+    uncaught exception into a 500 (under ASGI too: asgiref re-raises it in the worker thread),
+    so ``sys.exc_info()`` holds it. This covers what ``process_exception`` never sees: an
+    exception raised by a middleware placed after ours, or by URL resolution."""
+    exception = sys.exc_info()[1]
+    if request is not None and exception is not None:
+        try:
+            _record_exception(request, exception)
+        except Exception:  # never let telemetry break Django's error handling
+            logger.debug("recording the request's exception failed", exc_info=True)
+
+
 def _name_from_route(call: ServerCall, request: HttpRequest) -> None:
     """Rename the span from Django's own match: ``"{METHOD} {route}"``, else
     ``"{METHOD} {url_name}"``; the route also becomes ``http.route`` on span and metrics."""
@@ -203,6 +260,16 @@ def _name_from_route(call: ServerCall, request: HttpRequest) -> None:
                 span.update_name(f"{method} {route}")
     elif match.url_name and method != "_OTHER" and span.is_recording():
         span.update_name(f"{method} {match.url_name}")
+
+
+def _finish_escaped(call: ServerCall, request: HttpRequest, exc: BaseException) -> None:
+    """End the span of a request whose exception escapes Django, named by its route if one
+    was resolved."""
+    try:
+        _name_from_route(call, request)
+    except Exception:  # pragma: no cover - never mask the application's exception
+        logger.debug("naming the span failed", exc_info=True)
+    call.finish(exc)
 
 
 class OpenTelemetryMiddleware:
@@ -229,9 +296,6 @@ class OpenTelemetryMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
-            # Django calls view middleware in the handler's mode; a coroutine spares the thread
-            # hop it would otherwise make to call a synchronous one on every request.
-            self.process_view = self._process_view_async  # type: ignore[method-assign, assignment]
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
@@ -250,7 +314,7 @@ class OpenTelemetryMiddleware:
                 with telemetry.commenter.wrap(request):
                     response = self.get_response(request)
         except BaseException as exc:  # only when Django itself lets it escape
-            call.finish(exc)
+            _finish_escaped(call, request, exc)
             raise
         finally:
             _detach(token)
@@ -273,42 +337,14 @@ class OpenTelemetryMiddleware:
                 with telemetry.commenter.wrap(request):
                     response = await get_response(request)
         except BaseException as exc:  # cancellation (client gone) included
-            call.finish(exc)
+            _finish_escaped(call, request, exc)
             raise
         finally:
             _detach(token)
         telemetry.end(call, request, response)
         return response
 
-    def process_view(
-        self,
-        request: HttpRequest,
-        view_func: Callable[..., Any],
-        view_args: Any,
-        view_kwargs: Any,
-    ) -> None:
-        call = getattr(request, _CALL_ATTR, None)
-        if call is not None:
-            _name_from_route(call, request)
-
-    async def _process_view_async(
-        self,
-        request: HttpRequest,
-        view_func: Callable[..., Any],
-        view_args: Any,
-        view_kwargs: Any,
-    ) -> None:
-        call = getattr(request, _CALL_ATTR, None)
-        if call is not None:
-            _name_from_route(call, request)
-
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Record the view's exception; Django then renders a response for it (always called
         synchronously: Django's exception middleware has no async mode)."""
-        call: Optional[ServerCall] = getattr(request, _CALL_ATTR, None)
-        if call is None or call.finished:
-            return
-        span = call.span
-        if span is not None and call.recorded is not exception and span.is_recording():
-            span.record_exception(exception)
-        call.recorded = exception
+        _record_exception(request, exception)

@@ -7,23 +7,31 @@
 * ``MIDDLEWARE`` may be a list or a tuple (it keeps its type) or unset/None (an empty list).
   ``MIDDLEWARE_CLASSES``, which Django has ignored since 2.0, is left alone, with a warning.
 * ``uninstrument()`` removes exactly the entry it added, from whatever ``MIDDLEWARE`` is then.
+* Settings that cannot be read yet (no ``DJANGO_SETTINGS_MODULE``: ``opentelemetry-instrument
+  python manage.py runserver`` instruments before ``manage.py`` sets it) are not configured with
+  Django's defaults, which would leave the project without its own settings; the middleware is
+  inserted when Django first builds a handler's middleware chain (``BaseHandler.load_middleware``),
+  by which time the project has configured them. The same happens when Django is not imported
+  yet at ``instrument()``, so the agent's start-up does not import it.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Final, Optional
+from typing import Any, Callable, Final, Optional
 
-from instrumentarium.util.instrumentation import logger, warn_once
+from instrumentarium.util.instrumentation import Patch, PatchSet, logger, warn_once
 
 __all__ = [
     "MIDDLEWARE_PATH",
     "MIDDLEWARE_POSITION_ENV",
     "Added",
+    "cancel_when_loaded",
     "configured_settings",
     "insert_middleware",
     "remove_middleware",
+    "when_loaded",
 ]
 
 MIDDLEWARE_PATH: Final = "instrumentarium.django.OpenTelemetryMiddleware"
@@ -41,9 +49,9 @@ class Added:
     path: str
 
 
-def configured_settings() -> Any:
-    """``django.conf.settings``, configured with Django's defaults when nothing configured it
-    yet (no ``DJANGO_SETTINGS_MODULE``), as upstream does."""
+def configured_settings() -> Optional[Any]:
+    """``django.conf.settings`` when they can be read now; None when nothing configured them
+    yet (no ``DJANGO_SETTINGS_MODULE``, or one that cannot be imported yet)."""
     # Lazy: importing this package must not import Django.
     from django.conf import settings  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
     from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
@@ -51,9 +59,45 @@ def configured_settings() -> Any:
     try:
         getattr(settings, "MIDDLEWARE", None)
     except (ImproperlyConfigured, ModuleNotFoundError):
-        logger.debug("Django settings are not configured; configuring Django's defaults")
-        settings.configure()
+        logger.debug("Django settings are not configured yet; placing the middleware later")
+        return None
     return settings
+
+
+_pending: Optional[Callable[[Any], None]] = None
+
+
+def _load_middleware(
+    wrapped: Callable[..., Any], handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    global _pending
+    place, _pending = _pending, None
+    if place is not None:
+        from django.conf import settings  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+        try:
+            place(settings)
+        except Exception:  # never stop Django from starting
+            logger.warning("inserting the OpenTelemetry middleware failed", exc_info=True)
+    return wrapped(*args, **kwargs)
+
+
+_LOAD_MIDDLEWARE: Final = PatchSet(
+    [Patch("django.core.handlers.base", "BaseHandler.load_middleware", _load_middleware)]
+)
+
+
+def when_loaded(place: Callable[[Any], None]) -> None:
+    """Call ``place(settings)`` once, just before Django first loads a middleware chain."""
+    global _pending
+    _pending = place
+    _LOAD_MIDDLEWARE.apply()
+
+
+def cancel_when_loaded() -> None:
+    global _pending
+    _pending = None
+    _LOAD_MIDDLEWARE.remove()
 
 
 def _position(given: object, length: int) -> int:
