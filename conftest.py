@@ -32,7 +32,7 @@ settings.register_profile(
 settings.load_profile("instrumentarium")
 
 
-pytest_plugins = ["tests.support.http_server"]
+pytest_plugins = ["tests.support.http_server", "tests.support.tls"]
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,7 @@ import requests
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-
-def _raised(call: Callable[[], object]) -> BaseException:
-    try:
-        call()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
+from tests.support.spans import raised
 
 
 class TestFailures:
@@ -42,9 +36,9 @@ class TestFailures:
     ) -> None:
         """The instrumented call raises the same type with the same message as the bare one,
         and the span is ERROR with one exception event; the duration is still recorded."""
-        bare = _raised(lambda: make_call(server, closed_port))
+        bare = raised(lambda: make_call(server, closed_port))
         instrument()
-        traced = _raised(lambda: make_call(server, closed_port))
+        traced = raised(lambda: make_call(server, closed_port))
         assert type(traced) is type(bare)
         assert str(traced).split(" object at ")[0] == str(bare).split(" object at ")[0]
         spans = span_exporter.get_finished_spans()
@@ -113,9 +107,9 @@ class TestFailures:
         span_exporter: InMemorySpanExporter,
     ) -> None:
         """``https://`` to a plain HTTP server raises requests' SSLError, and the span is ERROR."""
-        bare = _raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
+        bare = raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
         instrument()
-        traced = _raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
+        traced = raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
         assert type(traced) is type(bare) is requests.exceptions.SSLError
         (span,) = span_exporter.get_finished_spans()
         assert span.status.status_code is StatusCode.ERROR

@@ -9,13 +9,7 @@ import urllib3
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-
-def _raised(call: Callable[[], object]) -> BaseException:
-    try:
-        call()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
+from tests.support.spans import raised
 
 
 def _refused(server: Any, port: int) -> object:
@@ -63,10 +57,10 @@ class TestFailures:
     ) -> None:
         """Type and message match the bare call; one ERROR span with ``error.type`` (stable
         names, via ``http/dup``) and one duration point (upstream records none)."""
-        bare = _raised(lambda: make_call(server, closed_port))
+        bare = raised(lambda: make_call(server, closed_port))
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
         instrument()
-        traced = _raised(lambda: make_call(server, closed_port))
+        traced = raised(lambda: make_call(server, closed_port))
         assert type(traced) is type(bare)
         assert str(traced).split(" object at ")[0] == str(bare).split(" object at ")[0]
         (span,) = span_exporter.get_finished_spans()
@@ -82,9 +76,9 @@ class TestFailures:
         self, instrument: Callable[..., Any], span_exporter: InMemorySpanExporter
     ) -> None:
         """A URL the PoolManager cannot parse raises its error; no pool, so no span."""
-        bare = _raised(lambda: _invalid_url(None, 0))
+        bare = raised(lambda: _invalid_url(None, 0))
         instrument()
-        traced = _raised(lambda: _invalid_url(None, 0))
+        traced = raised(lambda: _invalid_url(None, 0))
         assert type(traced) is type(bare)
         assert span_exporter.get_finished_spans() == ()
 
@@ -93,8 +87,8 @@ class TestFailures:
     ) -> None:
         """A call urllib3 rejects (a missing url) raises urllib3's own TypeError."""
         pool = closing(urllib3.HTTPConnectionPool("127.0.0.1", server.port))
-        bare = _raised(lambda: pool.urlopen("GET"))  # type: ignore[call-arg]
+        bare = raised(lambda: pool.urlopen("GET"))  # type: ignore[call-arg]
         instrument()
-        traced = _raised(lambda: pool.urlopen("GET"))  # type: ignore[call-arg]
+        traced = raised(lambda: pool.urlopen("GET"))  # type: ignore[call-arg]
         assert type(traced) is type(bare) is TypeError
         assert str(traced) == str(bare)

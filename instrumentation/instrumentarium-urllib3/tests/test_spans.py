@@ -9,11 +9,7 @@ import urllib3
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-
-def traceparent(span: Any) -> str:
-    """The W3C traceparent naming ``span`` as the parent."""
-    ctx = span.get_span_context()
-    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+from tests.support.spans import traceparent
 
 
 def only_span(exporter: InMemorySpanExporter) -> Any:
