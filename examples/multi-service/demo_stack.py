@@ -1,0 +1,381 @@
+"""Starting and stopping the whole demo: a Collector of its own, then the four services.
+
+    Stack(settings)                      the context manager the demo and the e2e test use
+      ├─ Collector                       collector/config.yaml on two free loopback ports,
+      │                                  writing OTLP JSON lines into <work_dir>/collector/
+      ├─ inventory   (gRPC server)       opentelemetry-instrument python inventory.py
+      ├─ fulfilment  (Kafka consumer)    opentelemetry-instrument python fulfilment.py
+      ├─ orders      (Django)            opentelemetry-instrument python orders_app.py
+      └─ frontend    (Flask)             opentelemetry-instrument python frontend.py
+
+Each service binds port 0 and prints ``READY port=N``; the next one is started with that
+address. ``Stack.checkout()`` sends one request through the front end; ``Stack.stop()`` waits
+for the consumer to fulfil every order, ends the services with SIGTERM (the SDK flushes on
+exit), then the Collector (which flushes its batch and its files), and returns what the
+Collector wrote. Redis keys and the Kafka topic are unique to the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Optional
+
+from otlp_json import Telemetry
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
+DEFAULT_COLLECTOR_BIN = REPO / ".cache" / "collector" / "build" / "otelcol-instrumentarium"
+
+SERVICE_NAMES = ("frontend", "orders", "inventory", "fulfilment")
+
+
+class StackError(RuntimeError):
+    """A part of the demo did not start, answer or stop as it should."""
+
+
+def collector_binary() -> Path:
+    """Where scripts/services.d/collector.sh builds it (same variables, same defaults)."""
+    if os.environ.get("INSTRUMENTARIUM_COLLECTOR_BIN"):
+        return Path(os.environ["INSTRUMENTARIUM_COLLECTOR_BIN"])
+    if os.environ.get("INSTRUMENTARIUM_COLLECTOR_CACHE"):
+        cache = Path(os.environ["INSTRUMENTARIUM_COLLECTOR_CACHE"])
+        return cache / "build" / "otelcol-instrumentarium"
+    return DEFAULT_COLLECTOR_BIN
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Settings:
+    work_dir: Path
+    bin_dir: Path  # where python and opentelemetry-instrument are
+    semconv_opt_in: Optional[str] = None
+    redis_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0"
+        )
+    )
+    kafka_bootstrap: str = field(
+        default_factory=lambda: os.environ.get("INSTRUMENTARIUM_KAFKA_BOOTSTRAP", "127.0.0.1:9392")
+    )
+    collector_bin: Path = field(default_factory=collector_binary)
+    # Generous: a fresh virtualenv compiles every module on first import, on a busy machine.
+    start_timeout: float = 120.0
+
+
+class Process:
+    """One child process, its output in ``<work_dir>/<name>.log``."""
+
+    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> None:
+        self.name = name
+        self.log = log
+        self._log_file = log.open("wb")
+        self.popen = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=HERE,
+        )
+
+    def wait_for(self, marker: str, deadline: float) -> str:
+        """The first log line containing ``marker``; StackError if the process exits first."""
+        while True:
+            for line in self.log.read_text(errors="replace").splitlines():
+                if marker in line:
+                    return line
+            if self.popen.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with status {self.popen.returncode} before it was"
+                    f" ready; its log ({self.log}):\n{_tail(self.log)}"
+                )
+            if time.monotonic() > deadline:
+                if self.name != "collector":
+                    # service_common registers faulthandler on SIGUSR1: the stacks go to the log.
+                    self.popen.send_signal(signal.SIGUSR1)
+                    time.sleep(0.5)
+                raise StackError(f"{self.name} not ready in time; its log:\n{_tail(self.log, 120)}")
+            time.sleep(0.05)
+
+    def wait_ready(self, deadline: float) -> int:
+        line = self.wait_for("READY port=", deadline)
+        return int(line.rsplit("=", 1)[1])
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, wait; SIGKILL if it does not end in time. Returns the exit status."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log_file.close()
+        return self.popen.returncode
+
+
+class Collector:
+    """Our ocb-built Collector with collector/config.yaml, on two free loopback ports."""
+
+    def __init__(self, binary: Path, work_dir: Path) -> None:
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            raise StackError(
+                f"no Collector binary at {binary}; build it with `scripts/services start"
+                " collector` (or set INSTRUMENTARIUM_COLLECTOR_BIN)"
+            )
+        self.binary = binary
+        self.output_dir = work_dir / "collector"
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        env = {
+            **_base_env(),
+            "INSTRUMENTARIUM_COLLECTOR_HOST": "127.0.0.1",
+            "INSTRUMENTARIUM_COLLECTOR_GRPC_PORT": str(self.grpc_port),
+            "INSTRUMENTARIUM_COLLECTOR_HTTP_PORT": str(self.http_port),
+            "INSTRUMENTARIUM_COLLECTOR_OUTPUT_DIR": str(self.output_dir),
+        }
+        self.process = Process(
+            "collector",
+            [str(binary), "--config", str(COLLECTOR_CONFIG)],
+            env,
+            work_dir / "collector.log",
+        )
+
+    def wait_ready(self, deadline: float) -> None:
+        self.process.wait_for("Everything is ready", deadline)
+
+    def telemetry(self) -> Telemetry:
+        return Telemetry.load(self.output_dir)
+
+
+def _base_env() -> dict[str, str]:
+    """The caller's environment without its OpenTelemetry settings (ours replace them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    status: int
+    answer: Mapping[str, Any]
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.run_id = uuid.uuid4().hex[:12]
+        self.key_prefix = f"demo:{self.run_id}:"
+        self.topic = f"demo-orders-{self.run_id}"
+        self.collector: Optional[Collector] = None
+        self.services: dict[str, Process] = {}
+        self.frontend_url = ""
+        self.orders: list[Order] = []
+        self.exit_codes: dict[str, int] = {}
+        self._telemetry: Optional[Telemetry] = None
+
+    # -- start -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self._shutdown()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self._shutdown()
+
+    def start(self) -> None:
+        settings = self.settings
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + settings.start_timeout
+        self.collector = Collector(settings.collector_bin, settings.work_dir)
+        self._create_topic()
+        self.collector.wait_ready(deadline)
+        inventory = self._launch("inventory", "inventory.py", protocol="grpc")
+        fulfilment = self._launch("fulfilment", "fulfilment.py")
+        inventory_port = inventory.wait_ready(deadline)
+        orders = self._launch(
+            "orders",
+            "orders_app.py",
+            DEMO_INVENTORY_ADDRESS=f"127.0.0.1:{inventory_port}",
+            DJANGO_SETTINGS_MODULE="orders_app",
+        )
+        orders_port = orders.wait_ready(deadline)
+        frontend = self._launch(
+            "frontend", "frontend.py", DEMO_ORDERS_URL=f"http://127.0.0.1:{orders_port}/orders"
+        )
+        self.frontend_url = f"http://127.0.0.1:{frontend.wait_ready(deadline)}"
+        fulfilment.wait_ready(deadline)
+
+    def _create_topic(self) -> None:
+        """Made up front (one partition), so the consumer's group assignment is immediate."""
+        with warnings.catch_warnings():
+            # kafka-python's protocol modules use importlib.resources.read_text, deprecated
+            # since Python 3.11; their warning is theirs (and an error under the test suite).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from kafka.admin import KafkaAdminClient, NewTopic
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        try:
+            admin.create_topics([NewTopic(self.topic, num_partitions=1, replication_factor=1)])
+            # A consumer that looks the topic up before its partition has a leader sees no
+            # partition and would wait for its next metadata refresh: wait for the leader here.
+            deadline = time.monotonic() + 30
+            while not self._topic_has_leader(admin):
+                if time.monotonic() > deadline:
+                    raise StackError(f"topic {self.topic} has no partition leader after 30 s")
+                time.sleep(0.1)
+        finally:
+            admin.close()
+
+    def _topic_has_leader(self, admin: Any) -> bool:
+        for topic in admin.describe_topics([self.topic]):
+            partitions = topic.get("partitions") or []
+            if topic.get("error_code", 0) != 0 or not partitions:
+                return False
+            for partition in partitions:
+                if partition.get("leader_id", partition.get("leader", -1)) < 0:
+                    return False
+        return True
+
+    def _launch(
+        self, name: str, script: str, protocol: str = "http/protobuf", **extra: str
+    ) -> Process:
+        assert self.collector is not None
+        port = self.collector.grpc_port if protocol == "grpc" else self.collector.http_port
+        env = {
+            **_base_env(),
+            "INSTRUMENTARIUM_REDIS_URL": self.settings.redis_url,
+            "INSTRUMENTARIUM_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "DEMO_KEY_PREFIX": self.key_prefix,
+            "DEMO_TOPIC": self.topic,
+            "DEMO_CONSUMER_GROUP": f"demo-fulfilment-{self.run_id}",
+            "OTEL_SERVICE_NAME": name,
+            "OTEL_TRACES_EXPORTER": "otlp",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "none",
+            # The inventory service exports over OTLP/gRPC, the others over OTLP/HTTP: both
+            # receivers are used, and the gRPC exporter's own calls must not be traced.
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            **extra,
+        }
+        if self.settings.semconv_opt_in:
+            env["OTEL_SEMCONV_STABILITY_OPT_IN"] = self.settings.semconv_opt_in
+        argv = [
+            str(self.settings.bin_dir / "opentelemetry-instrument"),
+            str(self.settings.bin_dir / "python"),
+            str(HERE / script),
+        ]
+        process = Process(name, argv, env, self.settings.work_dir / f"{name}.log")
+        self.services[name] = process
+        return process
+
+    # -- use ---------------------------------------------------------------------------------
+
+    def checkout(self, item: str, quantity: int) -> Order:
+        """``GET /checkout`` on the front end; the order as the orders service answered it."""
+        url = f"{self.frontend_url}/checkout?item={item}&qty={quantity}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            answer = json.loads(response.read())
+            order = Order(str(answer.get("order_id", "")), response.status, answer)
+        self.orders.append(order)
+        return order
+
+    def wait_fulfilled(self, timeout: float = 30.0) -> None:
+        """Until the consumer has marked every order fulfilled in Redis."""
+        import redis
+
+        store = redis.Redis.from_url(self.settings.redis_url)
+        deadline = time.monotonic() + timeout
+        try:
+            pending = [o.order_id for o in self.orders]
+            while pending:
+                states = store.mget([f"{self.key_prefix}order:{oid}" for oid in pending])
+                pending = [oid for oid, s in zip(pending, states) if s != b"fulfilled"]
+                if pending and time.monotonic() > deadline:
+                    log = self.services["fulfilment"].log
+                    raise StackError(
+                        f"orders not fulfilled in {timeout}s: {pending}; consumer log:\n"
+                        + _tail(log)
+                    )
+                if pending:
+                    time.sleep(0.05)
+        finally:
+            store.close()
+
+    # -- stop --------------------------------------------------------------------------------
+
+    def stop(self) -> Telemetry:
+        """Fulfilment first, then every process ends; what the Collector wrote."""
+        if self.orders:
+            self.wait_fulfilled()
+        self._shutdown()
+        assert self._telemetry is not None
+        return self._telemetry
+
+    def _shutdown(self) -> None:
+        # Callers first, so no request is in flight when its callee goes.
+        for name in ("frontend", "orders", "inventory", "fulfilment"):
+            process = self.services.pop(name, None)
+            if process is not None:
+                self.exit_codes[name] = process.terminate()
+        if self.collector is not None:
+            self.exit_codes["collector"] = self.collector.process.terminate()
+            self._telemetry = self.collector.telemetry()
+            self.collector = None
+        self._delete_keys()
+
+    def _delete_keys(self) -> None:
+        try:
+            import redis
+
+            store = redis.Redis.from_url(self.settings.redis_url)
+            try:
+                keys = list(store.scan_iter(match=f"{self.key_prefix}*"))
+                if keys:
+                    store.delete(*keys)
+            finally:
+                store.close()
+        except Exception:  # tidying up must not hide the run's real outcome
+            pass
+
+    def log_of(self, name: str) -> str:
+        return _tail(self.settings.work_dir / f"{name}.log", 200)
