@@ -110,7 +110,7 @@ def metric_points(metric_reader: InMemoryMetricReader) -> Any:
 
 @pytest.fixture(scope="session")
 def sdk_takes_advisory_buckets() -> bool:
-    """Whether this SDK honours ``explicit_bucket_boundaries_advisory`` (1.29 and newer); on
+    """Whether this SDK honours ``explicit_bucket_boundaries_advisory`` (1.30 and newer); on
     older ones instrumentarium's histograms fall back to the SDK's default boundaries."""
     parameters = inspect.signature(Meter.create_histogram).parameters
     return "explicit_bucket_boundaries_advisory" in parameters

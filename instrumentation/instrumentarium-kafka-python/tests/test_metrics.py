@@ -112,3 +112,60 @@ class TestConsumerMetrics:
         assert "messaging.consumer.group.name" not in consumed.attributes
         (duration,) = points["messaging.client.operation.duration"]
         assert duration.count == polls_with_records >= 1
+
+
+class TestCounterExport:
+    def test_counters_encode_to_otlp(
+        self, instrument, producer, topic, make_consumer, take, metric_reader
+    ):
+        """The sent and consumed counts, as this SDK exports them, encode to an OTLP request
+        (on SDK 1.28.0 asynchronous counters would make the encoder raise and the whole export
+        be dropped; there the counters are synchronous)."""
+        from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+        instrument()
+        for i in range(3):
+            producer.send(topic, b"%d" % i)
+        producer.flush(timeout=20)
+        take(make_consumer(topic), 3)
+
+        request = encode_metrics(metric_reader.get_metrics_data())
+        decoded = type(request).FromString(request.SerializeToString())
+        sums = {
+            m.name: sum(p.as_int for p in m.sum.data_points)
+            for rm in decoded.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.HasField("sum")
+        }
+        assert sums == {
+            "messaging.client.sent.messages": 3,
+            "messaging.client.consumed.messages": 3,
+        }
+
+    def test_synchronous_fallback_counts_the_same(
+        self, instrument, producer, topic, make_consumer, take, metric_points, monkeypatch
+    ):
+        """Where the SDK cannot export asynchronous counters, synchronous ones of the same name
+        and unit count the same messages with the same attributes."""
+        import instrumentarium.kafka as kafka_instrumentation
+        from instrumentarium.util import metrics
+
+        monkeypatch.setattr(metrics, "observables_export_correctly", lambda: False)
+        instrument()
+        telemetry = kafka_instrumentation._global
+        assert telemetry is not None
+        assert (telemetry.sent.observed, telemetry.consumed.observed) == (False, False)
+        for i in range(4):
+            producer.send(topic, b"%d" % i)
+        producer.flush(timeout=20)
+        take(make_consumer(topic, group=True), 4)
+
+        points = metric_points()
+        (sent,) = points["messaging.client.sent.messages"]
+        (consumed,) = points["messaging.client.consumed.messages"]
+        assert (sent.value, consumed.value) == (4, 4)
+        assert sent.attributes["messaging.destination.name"] == topic
+        assert sent.attributes["messaging.operation.name"] == "send"
+        assert consumed.attributes["messaging.operation.name"] == "receive"
+        assert "messaging.consumer.group.name" in consumed.attributes

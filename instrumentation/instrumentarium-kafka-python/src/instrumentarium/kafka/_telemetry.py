@@ -42,10 +42,10 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
 from instrumentarium.util.instrumentation import is_suppressed, safe_hook
+from instrumentarium.util.metrics import shared_counts
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
-from ._counts import message_counts
 from ._headers import HEADERS_GETTER, with_context
 from .version import __version__
 
@@ -168,21 +168,27 @@ class KafkaTelemetry:
         url = schema_url("messaging", mode)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
         meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
-        self.sent = message_counts(
+        # Kept in a dict and observed at collection (instrumentarium.util.metrics), shared by
+        # every instrument() on this provider: the same sums a synchronous Counter exports.
+        self.sent = shared_counts(
             a.SENT_MESSAGES,
-            "Number of messages the producer attempted to send to the broker.",
-            SCOPE,
-            __version__,
-            meter_provider,
-            url,
+            unit="{message}",
+            description="Number of messages the producer attempted to send to the broker.",
+            monotonic=True,
+            scope=SCOPE,
+            version=__version__,
+            meter_provider=meter_provider,
+            schema_url=url,
         )
-        self.consumed = message_counts(
+        self.consumed = shared_counts(
             a.CONSUMED_MESSAGES,
-            "Number of messages delivered to the application.",
-            SCOPE,
-            __version__,
-            meter_provider,
-            url,
+            unit="{message}",
+            description="Number of messages delivered to the application.",
+            monotonic=True,
+            scope=SCOPE,
+            version=__version__,
+            meter_provider=meter_provider,
+            schema_url=url,
         )
         self.duration = histogram(
             meter,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Optional
 
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Histogram, Meter, MeterProvider, Observation
-from opentelemetry.metrics import get_meter as _get_meter
+from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.instrumentation import logger
+from instrumentarium.util.metrics import ObservedCounts, shared_instrument
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
@@ -42,7 +42,7 @@ def histogram(
 ) -> Histogram:
     """A histogram with advisory bucket boundaries, one per meter and name.
 
-    SDKs older than 1.29 do not take the advisory and give the SDK's default buckets; that is
+    SDKs older than 1.30 do not take the advisory and give the SDK's default buckets; that is
     said once, at INFO (an expected condition with a supported SDK, not a problem to warn about).
     """
     key = (name, unit, description, tuple(buckets))
@@ -70,98 +70,57 @@ def _create_histogram(
     if tuple(buckets) != n.DURATION_BUCKETS_MS and not _advisory_noted:  # ms: the SDK defaults
         _advisory_noted = True
         logger.info(
-            "this OpenTelemetry SDK (< 1.29) ignores advisory bucket boundaries: instrumentarium's"
+            "this OpenTelemetry SDK (< 1.30) ignores advisory bucket boundaries: instrumentarium's"
             " histograms (%s, ...) get its default buckets; upgrade the SDK or configure Views",
             name,
         )
     return meter.create_histogram(name, unit=unit, description=description)
 
 
-class ActiveRequests:
-    """``http.server.active_requests``: in-flight counts per attribute set, reported by an
-    asynchronous up-down counter when the SDK collects.
+class ActiveRequests(ObservedCounts):
+    """``http.server.active_requests``: in-flight requests per attribute set, an up-down sum.
 
-    The exported data is what an ``UpDownCounter`` given +1 and -1 per request produces (a
-    non-monotonic sum per attribute set), but a request costs two dict updates under a lock
-    instead of two SDK measurements, each of which cleans, sorts and hashes its attributes.
-    Idle attribute sets keep reporting zero, as an ``UpDownCounter`` would, unless there are more
-    than a thousand of them; then those already reported at zero are dropped.
-
-    One instance serves every instrumented app that shares a meter provider and scope: the SDK
-    keeps the first callback registered under an instrument name, so a second one would be lost.
+    The exported data is what an ``UpDownCounter`` given +1 and -1 per request produces, but on
+    every SDK but 1.28.0 a request costs two dict updates under a lock instead of two SDK
+    measurements (see ``instrumentarium.util.metrics``). ``active_requests`` gives every
+    instrumented app on one meter provider and scope the same instance.
     """
 
-    __slots__ = ("__weakref__", "_counts", "_lock")
+    __slots__ = ()
 
-    def __init__(self, meter: Meter) -> None:
-        self._lock = threading.Lock()
-        # key -> [count, attributes, reported at zero once]
-        self._counts: dict[tuple[Any, ...], list[Any]] = {}
-        meter.create_observable_up_down_counter(
+    def __init__(self, meter: Meter, *, observable: Optional[bool] = None) -> None:
+        super().__init__(
+            meter,
             n.HTTP_SERVER_ACTIVE_REQUESTS,
-            callbacks=[self._observe],
             unit="{request}",
             description="Number of active HTTP server requests.",
+            monotonic=False,
+            observable=observable,
         )
 
     def increment(self, key: tuple[Any, ...], attributes: Mapping[str, AttributeValue]) -> None:
         """Count one more request with ``attributes``, identified by ``key`` (a hashable form of
         them, e.g. ``tuple(attributes.items())``, which ``decrement`` takes back)."""
-        with self._lock:
-            entry = self._counts.get(key)
-            if entry is None:
-                self._counts[key] = [1, attributes, False]
-            else:
-                entry[0] += 1
+        self.add(1, attributes, key)
 
     def decrement(self, key: tuple[Any, ...]) -> None:
-        with self._lock:
-            entry = self._counts.get(key)
-            if entry is not None:
-                entry[0] -= 1
+        """Count one request less under ``key``."""
+        self.add_to_key(key, -1)
 
-    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        observations = []
-        with self._lock:
-            for key, entry in list(self._counts.items()):
-                count, attributes, zero_reported = entry
-                observations.append(Observation(count, attributes))
-                if count:
-                    entry[2] = False
-                elif zero_reported and len(self._counts) > _ACTIVE_SETS_KEPT:
-                    del self._counts[key]  # idle and one of too many: stop reporting it
-                else:
-                    entry[2] = True
-        return observations
-
-    def value(self, attributes: Mapping[str, AttributeValue]) -> int:
-        """The current count for ``attributes`` (for tests and debugging)."""
-        with self._lock:
-            entry = self._counts.get(tuple(attributes.items()))
-            return int(entry[0]) if entry is not None else 0
-
-
-_ACTIVE_SETS_KEPT = 1000
-_shared_active: dict[tuple[Any, ...], tuple[Any, ActiveRequests]] = {}
-_shared_lock = threading.Lock()
+    def value(
+        self, attributes: Mapping[str, AttributeValue], key: Optional[Hashable] = None
+    ) -> int:
+        """The current count for ``attributes`` (key: ``tuple(attributes.items())``)."""
+        return super().value(attributes, tuple(attributes.items()) if key is None else key)
 
 
 def active_requests(
     scope: str, version: str, meter_provider: Optional[MeterProvider], schema_url: str
 ) -> ActiveRequests:
     """The ``ActiveRequests`` of ``scope`` on ``meter_provider`` (None: the global provider)."""
-    key = (id(meter_provider), scope, version, schema_url)
-    with _shared_lock:
-        found = _shared_active.get(key)
-        if found is not None:
-            provider_ref, shared = found
-            if provider_ref is None or provider_ref() is meter_provider:
-                return shared
-        meter = _get_meter(scope, version, meter_provider, schema_url=schema_url)
-        shared = ActiveRequests(meter)
-        ref = weakref.ref(meter_provider) if meter_provider is not None else None
-        _shared_active[key] = (ref, shared)
-        return shared
+    return shared_instrument(
+        meter_provider, scope, version, schema_url, n.HTTP_SERVER_ACTIVE_REQUESTS, ActiveRequests
+    )
 
 
 class HttpServerMetrics:
