@@ -17,6 +17,7 @@ Collector wrote. Redis keys and the Kafka topic are unique to the run.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -40,6 +41,17 @@ COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
 DEFAULT_COLLECTOR_BIN = REPO / ".cache" / "collector" / "build" / "otelcol-instrumentarium"
 
 SERVICE_NAMES = ("frontend", "orders", "inventory", "fulfilment")
+
+
+def _inventory_protocol() -> str:
+    """OTLP/gRPC for the inventory service when its exporter is installed (so the Collector's
+    gRPC receiver is used too), else OTLP/HTTP. The gRPC exporter needs a grpcio newer than the
+    oldest one instrumentarium-grpc supports, so the oldest test environments go without it."""
+    return (
+        "grpc"
+        if importlib.util.find_spec("opentelemetry.exporter.otlp.proto.grpc")
+        else "http/protobuf"
+    )
 
 
 class StackError(RuntimeError):
@@ -227,7 +239,7 @@ class Stack:
         self.collector = Collector(settings.collector_bin, settings.work_dir)
         self._create_topic()
         self.collector.wait_ready(deadline)
-        inventory = self._launch("inventory", "inventory.py", protocol="grpc")
+        inventory = self._launch("inventory", "inventory.py", protocol=_inventory_protocol())
         fulfilment = self._launch("fulfilment", "fulfilment.py")
         inventory_port = inventory.wait_ready(deadline)
         orders = self._launch(
