@@ -93,6 +93,16 @@ def note_cluster_node(node: object) -> None:
         call.node = _SEVERAL
 
 
+def _enter_cluster(
+    cluster: bool, pipeline: bool
+) -> tuple[Optional[_ClusterCall], Optional[contextvars.Token[Optional[_ClusterCall]]]]:
+    """Start noting the node(s) a cluster call goes to; (None, None) for other clients."""
+    if not cluster:
+        return None, None
+    call = _ClusterCall(pipeline)
+    return call, _cluster_call.set(call)
+
+
 def _error_status(exc: BaseException) -> Status:
     return Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
 
@@ -234,7 +244,18 @@ class RedisTelemetry:
         pool.__dict__[_POOL_CACHE] = (self, kwargs, span, metric)
         return span, metric
 
-    def _add_node(self, span: Span, metric: Attributes, call: _ClusterCall) -> Attributes:
+    def _left_cluster(
+        self,
+        span: Span,
+        metric: Attributes,
+        call: Optional[_ClusterCall],
+        reset: Optional[contextvars.Token[Optional[_ClusterCall]]],
+    ) -> Attributes:
+        """After a cluster call (``call`` from ``_enter_cluster``): stop noting nodes and add
+        the node it went to, when there was a single one. ``metric`` as is for other calls."""
+        if call is None or reset is None:
+            return metric
+        _cluster_call.reset(reset)
         node = call.node
         if node is None or node is _SEVERAL:
             return metric
@@ -316,26 +337,18 @@ class RedisTelemetry:
         """Run one command (``execute_command``) in a span."""
         if is_suppressed():
             return wrapped(*args, **kwargs)
-        if cluster:
-            call = _ClusterCall()
-            reset = _cluster_call.set(call)
-            base = self._cluster_attributes
-        else:
-            base = self.connection_attributes(instance)
+        base = self._cluster_attributes if cluster else self.connection_attributes(instance)
+        call, reset = _enter_cluster(cluster, pipeline=False)
         span, token, started, metric = self._command_start(instance, args, base)
         try:
             if self.request_hook is not None:
                 self.request_hook(span, instance, args, kwargs)
             response = wrapped(*args, **kwargs)
         except BaseException as exc:
-            if cluster:
-                _cluster_call.reset(reset)
-                metric = self._add_node(span, metric, call)
+            metric = self._left_cluster(span, metric, call, reset)
             self._end(span, token, started, self._fail(span, exc, metric, pipeline=False))
             raise
-        if cluster:
-            _cluster_call.reset(reset)
-            metric = self._add_node(span, metric, call)
+        metric = self._left_cluster(span, metric, call, reset)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
@@ -352,26 +365,18 @@ class RedisTelemetry:
         """``command`` for asyncio clients: the span covers the whole awaited call."""
         if is_suppressed():
             return await wrapped(*args, **kwargs)
-        if cluster:
-            call = _ClusterCall()
-            reset = _cluster_call.set(call)
-            base = self._cluster_attributes
-        else:
-            base = self.connection_attributes(instance)
+        base = self._cluster_attributes if cluster else self.connection_attributes(instance)
+        call, reset = _enter_cluster(cluster, pipeline=False)
         span, token, started, metric = self._command_start(instance, args, base)
         try:
             if self.request_hook is not None:
                 self.request_hook(span, instance, args, kwargs)
             response = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            if cluster:
-                _cluster_call.reset(reset)
-                metric = self._add_node(span, metric, call)
+            metric = self._left_cluster(span, metric, call, reset)
             self._end(span, token, started, self._fail(span, exc, metric, pipeline=False))
             raise
-        if cluster:
-            _cluster_call.reset(reset)
-            metric = self._add_node(span, metric, call)
+        metric = self._left_cluster(span, metric, call, reset)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
@@ -420,23 +425,17 @@ class RedisTelemetry:
         if is_suppressed():
             return wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
-        if cluster:
-            call = _ClusterCall(pipeline=True)
-            reset = _cluster_call.set(call)
+        call, reset = _enter_cluster(cluster, pipeline=True)
         try:
             response = wrapped(*args, **kwargs)
         except BaseException as exc:
-            if cluster:
-                _cluster_call.reset(reset)
-                metric = self._add_node(span, metric, call)
+            metric = self._left_cluster(span, metric, call, reset)
             failed = self._fail(span, exc, metric, pipeline=True)
             if self.response_hook is not None and type(exc).__name__ == "WatchError":
                 self.response_hook(span, instance, None)
             self._end(span, token, started, failed)
             raise
-        if cluster:
-            _cluster_call.reset(reset)
-            metric = self._add_node(span, metric, call)
+        metric = self._left_cluster(span, metric, call, reset)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
@@ -454,23 +453,17 @@ class RedisTelemetry:
         if is_suppressed():
             return await wrapped(*args, **kwargs)
         span, token, started, metric = self._pipeline_start(instance, cluster)
-        if cluster:
-            call = _ClusterCall(pipeline=True)
-            reset = _cluster_call.set(call)
+        call, reset = _enter_cluster(cluster, pipeline=True)
         try:
             response = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            if cluster:
-                _cluster_call.reset(reset)
-                metric = self._add_node(span, metric, call)
+            metric = self._left_cluster(span, metric, call, reset)
             failed = self._fail(span, exc, metric, pipeline=True)
             if self.response_hook is not None and type(exc).__name__ == "WatchError":
                 self.response_hook(span, instance, None)
             self._end(span, token, started, failed)
             raise
-        if cluster:
-            _cluster_call.reset(reset)
-            metric = self._add_node(span, metric, call)
+        metric = self._left_cluster(span, metric, call, reset)
         if self.response_hook is not None:
             self.response_hook(span, instance, response)
         self._end(span, token, started, metric)
