@@ -103,6 +103,22 @@ def collect_metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 
 
 @pytest.fixture
+def instrument(
+    instrumentor: Any, tracer_provider: TracerProvider, meter_provider: MeterProvider
+) -> Any:
+    """``instrument(**kwargs)``: the package's ``instrumentor`` fixture instrumented with the
+    test's providers (a kwarg overrides them); returns the instrumentor."""
+
+    def run(**kwargs: Any) -> Any:
+        kwargs.setdefault("tracer_provider", tracer_provider)
+        kwargs.setdefault("meter_provider", meter_provider)
+        instrumentor.instrument(**kwargs)
+        return instrumentor
+
+    return run
+
+
+@pytest.fixture
 def metric_points(metric_reader: InMemoryMetricReader) -> Any:
     """Call it to get ``{instrument name: [data points]}`` recorded so far."""
     return lambda: collect_metric_points(metric_reader)

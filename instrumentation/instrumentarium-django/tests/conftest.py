@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
 
 HERE = Path(__file__).resolve().parent
 DICE_EXAMPLE = HERE.parents[2] / "examples" / "dice"
@@ -50,22 +48,6 @@ def instrumentor() -> Iterator[DjangoInstrumentor]:
     if instance.is_instrumented_by_opentelemetry:
         instance.uninstrument()
     settings.MIDDLEWARE = saved
-
-
-@pytest.fixture
-def instrument(
-    instrumentor: DjangoInstrumentor,
-    tracer_provider: TracerProvider,
-    meter_provider: MeterProvider,
-) -> Callable[..., None]:
-    """``instrument(**kwargs)`` with the test's providers (a kwarg overrides them)."""
-
-    def instrument(**kwargs: Any) -> None:
-        kwargs.setdefault("tracer_provider", tracer_provider)
-        kwargs.setdefault("meter_provider", meter_provider)
-        instrumentor.instrument(**kwargs)
-
-    return instrument
 
 
 @pytest.fixture

@@ -64,22 +64,6 @@ def instrumentor(created_apps: list[flask.Flask]) -> Iterator[FlaskInstrumentor]
 
 
 @pytest.fixture
-def instrument(
-    instrumentor: FlaskInstrumentor,
-    tracer_provider: TracerProvider,
-    meter_provider: MeterProvider,
-) -> Callable[..., None]:
-    """``instrument(**kwargs)`` with the test's providers (a kwarg overrides them)."""
-
-    def instrument(**kwargs: Any) -> None:
-        kwargs.setdefault("tracer_provider", tracer_provider)
-        kwargs.setdefault("meter_provider", meter_provider)
-        instrumentor.instrument(**kwargs)
-
-    return instrument
-
-
-@pytest.fixture
 def instrument_app(
     instrumentor: FlaskInstrumentor,
     tracer_provider: TracerProvider,

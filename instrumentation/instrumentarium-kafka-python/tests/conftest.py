@@ -28,8 +28,6 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"(read|open)_text is deprecated", DeprecationWarning)
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentarium.kafka import KafkaInstrumentor
 
@@ -82,22 +80,6 @@ def instrumentor() -> Iterator[KafkaInstrumentor]:
     yield instance
     if instance.is_instrumented_by_opentelemetry:
         instance.uninstrument()
-
-
-@pytest.fixture
-def instrument(
-    instrumentor: KafkaInstrumentor,
-    tracer_provider: TracerProvider,
-    meter_provider: MeterProvider,
-) -> Callable[..., None]:
-    """``instrument(**kwargs)`` with the test's providers (a kwarg overrides them)."""
-
-    def instrument(**kwargs: Any) -> None:
-        kwargs.setdefault("tracer_provider", tracer_provider)
-        kwargs.setdefault("meter_provider", meter_provider)
-        instrumentor.instrument(**kwargs)
-
-    return instrument
 
 
 @pytest.fixture

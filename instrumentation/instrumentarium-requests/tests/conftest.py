@@ -45,23 +45,6 @@ def instrumentor(sessions: list[requests.Session]) -> Iterator[RequestsInstrumen
 
 
 @pytest.fixture
-def instrument(
-    instrumentor: RequestsInstrumentor,
-    tracer_provider: TracerProvider,
-    meter_provider: MeterProvider,
-) -> Callable[..., RequestsInstrumentor]:
-    """``instrument(**kwargs)`` with the test's providers."""
-
-    def run(**kwargs: Any) -> RequestsInstrumentor:
-        kwargs.setdefault("tracer_provider", tracer_provider)
-        kwargs.setdefault("meter_provider", meter_provider)
-        instrumentor.instrument(**kwargs)
-        return instrumentor
-
-    return run
-
-
-@pytest.fixture
 def instrument_session(
     instrumentor: RequestsInstrumentor,
     sessions: list[requests.Session],

@@ -13,12 +13,9 @@ is left current once the test is over.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Callable
 
 import pytest
 import urllib3
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentarium.urllib3 import URLLib3Instrumentor
 
@@ -36,23 +33,6 @@ def instrumentor() -> Iterator[URLLib3Instrumentor]:
     pool = urllib3.connectionpool.HTTPConnectionPool
     if pool.__dict__["urlopen"] is not ORIGINAL_URLOPEN:
         pool.urlopen = ORIGINAL_URLOPEN  # type: ignore[method-assign]
-
-
-@pytest.fixture
-def instrument(
-    instrumentor: URLLib3Instrumentor,
-    tracer_provider: TracerProvider,
-    meter_provider: MeterProvider,
-) -> Callable[..., URLLib3Instrumentor]:
-    """``instrument(**kwargs)`` with the test's providers."""
-
-    def run(**kwargs: Any) -> URLLib3Instrumentor:
-        kwargs.setdefault("tracer_provider", tracer_provider)
-        kwargs.setdefault("meter_provider", meter_provider)
-        instrumentor.instrument(**kwargs)
-        return instrumentor
-
-    return run
 
 
 @pytest.fixture
