@@ -80,6 +80,62 @@ def end_when_done(
     future.add_done_callback(done)
 
 
+Finish = Callable[[RpcTelemetry, Span, RpcMethod, int, Any], Any]
+
+
+def traced_call(
+    telemetry: RpcTelemetry,
+    method: RpcMethod,
+    metadata: Any,
+    request: Any,
+    invoke: Callable[[Any], Any],
+    finish: Finish,
+) -> Any:
+    """``invoke(metadata)`` in a CLIENT span: the context goes into the metadata and the request
+    hook runs first; a raise ends the span ERROR, else ``finish`` ends it (now or later) and
+    gives what the caller gets."""
+    span, metadata, started = start(telemetry, method, metadata)
+    if telemetry.request_hook is not None:
+        telemetry.request_hook(span, request)
+    try:
+        outcome = invoke(metadata)
+    except BaseException as exc:
+        fail(telemetry, span, method, started, exc)
+        raise
+    return finish(telemetry, span, method, started, outcome)
+
+
+def _respond(
+    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, response: Any
+) -> Any:
+    """A unary response: the response hook, then the span ends."""
+    if telemetry.response_hook is not None:
+        telemetry.response_hook(span, response)
+    telemetry.end(span, method, started)
+    return response
+
+
+def _respond_with_call(
+    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, result: Any
+) -> Any:
+    """``with_call``'s ``(response, call)``: the hook gets the response."""
+    _respond(telemetry, span, method, started, result[0])
+    return result
+
+
+def _end_when_done(
+    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
+) -> Any:
+    end_when_done(telemetry, span, method, started, future)
+    return future
+
+
+def _as_stream(
+    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, stream: Any
+) -> Any:
+    return ResponseStream(stream, telemetry, span, method, started)
+
+
 class ResponseStream(Iterator[Any]):
     """A streamed response (an iterator that is also a ``grpc.Call`` and ``grpc.Future``) whose
     span ends when the stream ends, fails, is cancelled, or is dropped."""
@@ -158,8 +214,39 @@ class _Traced:
         self._tel = telemetry
         self._method = method
 
+    def _call(
+        self, invoke: Callable[..., Any], request: Any, metadata: Any, kw: Any, finish: Finish
+    ) -> Any:
+        """``invoke(request, metadata=..., **kw)``, traced unless excluded or suppressed."""
+        method = self._method
+        telemetry = self._tel
+        if method is None or not telemetry.active or is_suppressed():
+            return invoke(request, metadata=metadata, **kw)
+        return traced_call(
+            telemetry,
+            method,
+            metadata,
+            request,
+            lambda metadata: invoke(request, metadata=metadata, **kw),
+            finish,
+        )
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _options(
+    timeout: Optional[float],
+    credentials: Any,
+    wait_for_ready: Optional[bool],
+    compression: Any,
+) -> dict[str, Any]:
+    return {
+        "timeout": timeout,
+        "credentials": credentials,
+        "wait_for_ready": wait_for_ready,
+        "compression": compression,
+    }
 
 
 class _UnaryResponse(_Traced):
@@ -176,36 +263,8 @@ class _UnaryResponse(_Traced):
         wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
-        method = self._method
-        telemetry = self._tel
-        if method is None or not telemetry.active or is_suppressed():
-            return self._inner(
-                request,
-                timeout=timeout,
-                metadata=metadata,
-                credentials=credentials,
-                wait_for_ready=wait_for_ready,
-                compression=compression,
-            )
-        span, metadata, started = start(telemetry, method, metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            response = self._inner(
-                request,
-                timeout=timeout,
-                metadata=metadata,
-                credentials=credentials,
-                wait_for_ready=wait_for_ready,
-                compression=compression,
-            )
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        if telemetry.response_hook is not None:
-            telemetry.response_hook(span, response)
-        telemetry.end(span, method, started)
-        return response
+        kw = _options(timeout, credentials, wait_for_ready, compression)
+        return self._call(self._inner, request, metadata, kw, _respond)
 
     def with_call(
         self,
@@ -216,28 +275,8 @@ class _UnaryResponse(_Traced):
         wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
-        method = self._method
-        telemetry = self._tel
-        kwargs = {
-            "timeout": timeout,
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        if method is None or not telemetry.active or is_suppressed():
-            return self._inner.with_call(request, metadata=metadata, **kwargs)
-        span, metadata, started = start(telemetry, method, metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            result = self._inner.with_call(request, metadata=metadata, **kwargs)
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        if telemetry.response_hook is not None:
-            telemetry.response_hook(span, result[0])
-        telemetry.end(span, method, started)
-        return result
+        kw = _options(timeout, credentials, wait_for_ready, compression)
+        return self._call(self._inner.with_call, request, metadata, kw, _respond_with_call)
 
     def future(
         self,
@@ -248,26 +287,8 @@ class _UnaryResponse(_Traced):
         wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
-        method = self._method
-        telemetry = self._tel
-        kwargs = {
-            "timeout": timeout,
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        if method is None or not telemetry.active or is_suppressed():
-            return self._inner.future(request, metadata=metadata, **kwargs)
-        span, metadata, started = start(telemetry, method, metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            future = self._inner.future(request, metadata=metadata, **kwargs)
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        end_when_done(telemetry, span, method, started, future)
-        return future
+        kw = _options(timeout, credentials, wait_for_ready, compression)
+        return self._call(self._inner.future, request, metadata, kw, _end_when_done)
 
 
 class _StreamResponse(_Traced):
@@ -284,25 +305,8 @@ class _StreamResponse(_Traced):
         wait_for_ready: Optional[bool] = None,
         compression: Any = None,
     ) -> Any:
-        method = self._method
-        telemetry = self._tel
-        kwargs = {
-            "timeout": timeout,
-            "credentials": credentials,
-            "wait_for_ready": wait_for_ready,
-            "compression": compression,
-        }
-        if method is None or not telemetry.active or is_suppressed():
-            return self._inner(request, metadata=metadata, **kwargs)
-        span, metadata, started = start(telemetry, method, metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            stream = self._inner(request, metadata=metadata, **kwargs)
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        return ResponseStream(stream, telemetry, span, method, started)
+        kw = _options(timeout, credentials, wait_for_ready, compression)
+        return self._call(self._inner, request, metadata, kw, _as_stream)
 
 
 class TracedChannel(grpc.Channel):  # type: ignore[misc]
@@ -377,36 +381,25 @@ class ClientInterceptor(
     def __init__(self, telemetry: RpcTelemetry) -> None:
         self._telemetry = telemetry
 
-    def _unary(self, continuation: Any, details: Any, request: Any) -> Any:
+    def _intercept(self, continuation: Any, details: Any, request: Any, finish: Finish) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
         if method is None or not telemetry.active or is_suppressed():
             return continuation(details, request)
-        span, metadata, started = start(telemetry, method, details.metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            outcome = continuation(_CallDetails(details, metadata), request)
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        end_when_done(telemetry, span, method, started, outcome)
-        return outcome
+        return traced_call(
+            telemetry,
+            method,
+            details.metadata,
+            request,
+            lambda metadata: continuation(_CallDetails(details, metadata), request),
+            finish,
+        )
+
+    def _unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return self._intercept(continuation, details, request, _end_when_done)
 
     def _stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        telemetry = self._telemetry
-        method = telemetry.method(details.method)
-        if method is None or not telemetry.active or is_suppressed():
-            return continuation(details, request)
-        span, metadata, started = start(telemetry, method, details.metadata)
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            stream = continuation(_CallDetails(details, metadata), request)
-        except BaseException as exc:
-            fail(telemetry, span, method, started, exc)
-            raise
-        return ResponseStream(stream, telemetry, span, method, started)
+        return self._intercept(continuation, details, request, _as_stream)
 
     def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
