@@ -134,3 +134,23 @@ def sdk_takes_advisory_buckets() -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+# -- a failure report that survives a long log -------------------------------------------------
+
+_REPORT_FILE = os.environ.get("INSTRUMENTARIUM_TEST_REPORT")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """With ``INSTRUMENTARIUM_TEST_REPORT=FILE`` (set by tox.ini), every failed or rerun test
+    phase is appended to FILE: ``scripts/tox`` prints them all after the matrix, where a log cut
+    to its last lines still shows which test failed, or passed only when run again, and why."""
+    if not _REPORT_FILE or not (report.failed or report.outcome == "rerun"):
+        return
+    outcome = "RERUN" if report.outcome == "rerun" else "FAILED"
+    text = report.longreprtext.strip()
+    if len(text) > 4000:
+        text = "...\n" + text[-4000:]
+    with open(_REPORT_FILE, "a", encoding="utf-8") as out:
+        out.write(f"{outcome} {report.nodeid} ({report.when})\n")
+        out.write("".join(f"    {line}\n" for line in text.splitlines()))
