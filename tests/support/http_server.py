@@ -152,8 +152,10 @@ def server(http_server: TestServer) -> TestServer:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on (connection refused)."""
+def closed_port() -> Iterator[int]:
+    """A loopback port nothing listens on (connection refused). The port stays bound, without
+    listening, until the test ends: no other process (a parallel test run) can start a server
+    on it in the meantime."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        yield int(sock.getsockname()[1])

@@ -264,16 +264,11 @@ class TestStatus:
         assert len(exception_events(client)) == 1
 
     def test_unavailable_without_a_server(
-        self, instrument_sync: Any, span_exporter: InMemorySpanExporter
+        self, instrument_sync: Any, span_exporter: InMemorySpanExporter, closed_port: int
     ) -> None:
         """No server listening: UNAVAILABLE (14), ERROR, and the same exception re-raised."""
         instrument_sync()
-        import socket
-
-        with socket.socket() as sock:  # a port nobody listens on
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{closed_port}") as channel:
             with pytest.raises(grpc.RpcError) as caught:
                 channel.unary_unary(UNARY)(b"x", timeout=5)
         assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
