@@ -23,6 +23,7 @@ from harness.driver import VARIANTS, WORKER, BenchError, Budget, measure, worker
 from harness.envs import EnvError, ensure_envs
 from harness.report import analyse, markdown, run_metadata
 from workloads import Workload, discover
+from workloads._http_server import URL_VARIABLE, serve
 
 # Many short rounds: noise from neighbours on a shared machine comes in bursts, and a burst that
 # covers a whole round cancels out of that round's ratios.
@@ -80,6 +81,8 @@ def main() -> int:
     )
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     env = worker_env(args.semconv)
+    # One HTTP server for the client workloads, here in the driver: it outlives every worker.
+    env[URL_VARIABLE] = serve()
     try:
         # Both venvs cover every workload, so selecting one does not rebuild them.
         pythons = ensure_envs(workloads.values(), refresh=args.refresh_envs)

@@ -1,23 +1,25 @@
-"""A keep-alive HTTP/1.1 server on loopback, in a daemon thread of the worker process.
+"""A keep-alive HTTP/1.1 server on loopback for the client workloads (requests, urllib3).
 
-Every request gets ``200 OK`` with the body ``ok``; the client workloads (requests, urllib3)
-reuse one connection, so a call is one request/response round trip on an open socket.
+Every request gets ``200 OK`` with the body ``ok``; a client reuses one connection, so a call is one
+request/response round trip on an open socket.
 
-Each worker serves on the same port (``SO_REUSEPORT``), so every variant records the same URL and
-``net.peer.port`` and the report's telemetry comparison shows only real differences. A worker's
-connection stays on the server that accepted it; all of them answer the same. If the port is
-taken by something else, a free one is used instead.
+``scripts/bench`` (the driver, ``run.py``) starts one server for the whole run with ``serve()``
+and gives its URL to every worker in ``INSTRUMENTARIUM_BENCH_HTTP_URL``: every variant talks to the
+same server, in a process that outlives all workers, and records the same URL and peer port, so
+the report's telemetry comparison shows only real differences. A worker started by hand, without
+that variable, serves itself on a free port.
 """
 
 from __future__ import annotations
 
-import socket
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BODY = b"ok"
 PATH = "/users/42?q=abc"
+URL_VARIABLE = "INSTRUMENTARIUM_BENCH_HTTP_URL"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -35,30 +37,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(BODY)
 
 
-PORT = 47213
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def server_bind(self) -> None:
-        if hasattr(socket, "SO_REUSEPORT"):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        super().server_bind()
+
+def serve() -> str:
+    """Start a server on a free loopback port, in a daemon thread; the URL of ``PATH`` on it."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, name="bench-http", daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}{PATH}"
 
 
 _url: list[str] = []
 
 
 def server_url() -> str:
-    """The URL of ``PATH`` on this process's server, started on first use."""
+    """The URL the client workloads call: the driver's server, or this process's own."""
     if not _url:
-        try:
-            server = _Server(("127.0.0.1", PORT), _Handler)
-        except OSError:
-            server = _Server(("127.0.0.1", 0), _Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        _url.append(f"http://127.0.0.1:{server.server_address[1]}{PATH}")
+        _url.append(os.environ.get(URL_VARIABLE) or serve())
     return _url[0]
 
 
