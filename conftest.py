@@ -151,6 +151,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     text = report.longreprtext.strip()
     if len(text) > 4000:
         text = "...\n" + text[-4000:]
+    for title, content in report.sections:  # captured stdout, stderr and log of the test
+        if content.strip():
+            text += f"\n----- {title} -----\n" + content.strip()[-2000:]
     with open(_REPORT_FILE, "a", encoding="utf-8") as out:
         out.write(f"{outcome} {report.nodeid} ({report.when})\n")
         out.write("".join(f"    {line}\n" for line in text.splitlines()))

@@ -21,12 +21,24 @@ def test_server_in_another_process_joins_the_client_trace(
     parent of its SERVER span, in the client's trace."""
     instrument_sync()  # type: ignore[operator]
     with subprocess.Popen(
-        [sys.executable, str(SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(SERVER)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as process:
         assert process.stdout is not None
         assert process.stdin is not None
+        assert process.stderr is not None
         try:
-            port = int(process.stdout.readline())
+            line = process.stdout.readline()
+            if not line.strip().isdigit():
+                process.kill()
+                pytest.fail(
+                    f"the server process printed {line!r} instead of its port "
+                    f"(exit status {process.wait()}); its stderr:\n{process.stderr.read()}"
+                )
+            port = int(line)
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 answer = channel.unary_unary("/test.Remote/WhoAmI")(b"", timeout=30)
         finally:
