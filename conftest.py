@@ -151,7 +151,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     text = report.longreprtext.strip()
     if len(text) > 4000:
         text = "...\n" + text[-4000:]
-    for title, content in report.sections:  # captured stdout, stderr and log of the test
+    # Captured stdout, stderr and log of the test (a rerun's report repeats the earlier ones).
+    for title, content in dict.fromkeys(report.sections):
         if content.strip():
             text += f"\n----- {title} -----\n" + content.strip()[-2000:]
     with open(_REPORT_FILE, "a", encoding="utf-8") as out:
