@@ -73,19 +73,30 @@ class _AioClientInterceptor:
             code, details = grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}"
         self._telemetry.end(span, method, started, code, details, exc, record=True)
 
-    async def _unary_response(self, continuation: Any, details: Any, request: Any) -> Any:
+    async def _start(
+        self, continuation: Any, details: Any, request: Any
+    ) -> tuple[Optional[tuple[RpcMethod, Span, Any, int]], Any]:
+        """Start the call: ``(None, call)`` when it is not traced, else the span's
+        ``(method, span, traced details, started)`` and the call, made with the request hook
+        run first; a call that fails to start ends its span."""
         begun = self._begin(details)
         if begun is None:
-            return await continuation(details, request)
+            return None, await continuation(details, request)
         method, span, traced_details, started = begun
-        telemetry = self._telemetry
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
+        if self._telemetry.request_hook is not None:
+            self._telemetry.request_hook(span, request)
         try:
-            call = await continuation(traced_details, request)
+            return begun, await continuation(traced_details, request)
         except BaseException as exc:
             self._fail(span, method, started, exc)
             raise
+
+    async def _unary_response(self, continuation: Any, details: Any, request: Any) -> Any:
+        begun, call = await self._start(continuation, details, request)
+        if begun is None:
+            return call
+        method, span, _, started = begun
+        telemetry = self._telemetry
         try:
             response = await call
         except grpc.aio.AioRpcError as exc:
@@ -100,18 +111,10 @@ class _AioClientInterceptor:
         return call
 
     async def _stream_response(self, continuation: Any, details: Any, request: Any) -> Any:
-        begun = self._begin(details)
+        begun, call = await self._start(continuation, details, request)
         if begun is None:
-            return await continuation(details, request)
-        method, span, traced_details, started = begun
-        telemetry = self._telemetry
-        if telemetry.request_hook is not None:
-            telemetry.request_hook(span, request)
-        try:
-            call = await continuation(traced_details, request)
-        except BaseException as exc:
-            self._fail(span, method, started, exc)
-            raise
+            return call
+        method, span, _, started = begun
         return self._messages(call, span, method, started)
 
     async def _messages(

@@ -25,6 +25,7 @@ returns records, including the one ``__next__`` makes inside kafka-python, recor
 from __future__ import annotations
 
 import json
+from functools import partial
 from time import perf_counter
 from typing import Any, Callable, Final, Optional
 
@@ -170,25 +171,21 @@ class KafkaTelemetry:
         meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
         # Kept in a dict and observed at collection (instrumentarium.util.metrics), shared by
         # every instrument() on this provider: the same sums a synchronous Counter exports.
-        self.sent = shared_counts(
-            a.SENT_MESSAGES,
+        message_counts = partial(
+            shared_counts,
             unit="{message}",
-            description="Number of messages the producer attempted to send to the broker.",
             monotonic=True,
             scope=SCOPE,
             version=__version__,
             meter_provider=meter_provider,
             schema_url=url,
         )
-        self.consumed = shared_counts(
-            a.CONSUMED_MESSAGES,
-            unit="{message}",
-            description="Number of messages delivered to the application.",
-            monotonic=True,
-            scope=SCOPE,
-            version=__version__,
-            meter_provider=meter_provider,
-            schema_url=url,
+        self.sent = message_counts(
+            a.SENT_MESSAGES,
+            description="Number of messages the producer attempted to send to the broker.",
+        )
+        self.consumed = message_counts(
+            a.CONSUMED_MESSAGES, description="Number of messages delivered to the application."
         )
         self.duration = histogram(
             meter,
