@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from instrumentarium.util import instrumentation
+from instrumentarium.util import safety
 
 # Property tests run on shared, noisy machines: no per-example deadline, no "too slow" failure.
 settings.register_profile(
@@ -59,9 +59,9 @@ def clean_otel_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def fresh_warnings() -> Iterator[None]:
     """``warn_once`` forgets what it has reported, so each test sees its first warning."""
-    instrumentation._warned.clear()
+    safety._warned.clear()
     yield
-    instrumentation._warned.clear()
+    safety._warned.clear()
 
 
 @pytest.fixture

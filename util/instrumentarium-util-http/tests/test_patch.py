@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 import wrapt
 
-from instrumentarium.util.instrumentation import Patch, PatchSet
+from instrumentarium.util.patching import Patch, PatchSet
 
 _counter = itertools.count()
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from instrumentarium.util.config import compile_patterns, split_comma_list
 from instrumentarium.util.http import (
     DEFAULT_KNOWN_METHODS,
     DEFAULT_SENSITIVE_QUERY_PARAMS,
@@ -28,7 +29,6 @@ from instrumentarium.util.http import (
     remove_url_credentials,
     synthetic_user_agent_type,
 )
-from instrumentarium.util.instrumentation import compile_patterns, split_comma_list
 from instrumentarium.util.semconv import DEFAULT, DOMAINS, DUP, STABLE, opt_in_modes
 
 MODEST = settings(

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.instrumentation.dependencies import DependencyConflict
 
 from instrumentarium.util import startup
-from instrumentarium.util.instrumentation import Patch, PatchSet, active_patch_sets
+from instrumentarium.util.patching import Patch, PatchSet, active_patch_sets
 from instrumentarium.util.startup import EntryPointStatus, format_summary, log_startup_summary
 
 _counter = itertools.count()

@@ -27,7 +27,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from instrumentarium.util.instrumentation import env_flag
+from instrumentarium.util.config import env_flag
 
 from . import _middleware, _settings
 from ._middleware import DjangoTelemetry, OpenTelemetryMiddleware

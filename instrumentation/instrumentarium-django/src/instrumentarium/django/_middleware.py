@@ -38,7 +38,7 @@ from opentelemetry.trace import Span, TracerProvider
 
 from instrumentarium.util.http import names as n
 from instrumentarium.util.http import traced_request_attrs
-from instrumentarium.util.instrumentation import logger, safe_hook
+from instrumentarium.util.safety import logger, safe_hook
 from instrumentarium.wsgi import ResponseIterable, ServerCall, ServerTelemetry
 
 from .version import __version__

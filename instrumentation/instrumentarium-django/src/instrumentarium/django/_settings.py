@@ -21,7 +21,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Optional
 
-from instrumentarium.util.instrumentation import Patch, PatchSet, logger, warn_once
+from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import logger, warn_once
 
 __all__ = [
     "MIDDLEWARE_PATH",

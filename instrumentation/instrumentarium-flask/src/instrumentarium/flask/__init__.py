@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from instrumentarium.util.instrumentation import logger
+from instrumentarium.util.safety import logger
 
 from . import _handler
 from ._handler import FlaskHandler

@@ -22,7 +22,8 @@ from opentelemetry import context as otel_context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
-from instrumentarium.util.instrumentation import Patch, PatchSet, safe_hook
+from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import safe_hook
 from instrumentarium.wsgi import ServerCall, ServerTelemetry
 
 from .version import __version__

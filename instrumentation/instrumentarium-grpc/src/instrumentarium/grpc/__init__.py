@@ -29,7 +29,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from instrumentarium.util.instrumentation import Patch, PatchSet
+from instrumentarium.util.patching import Patch, PatchSet
 
 from . import filters
 from ._env import EXCLUDED_SERVICES_ENV

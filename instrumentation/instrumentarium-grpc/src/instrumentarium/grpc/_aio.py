@@ -25,7 +25,7 @@ from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
 import grpc.aio  # type: ignore[import-untyped]
-from instrumentarium.util.instrumentation import is_suppressed
+from instrumentarium.util.safety import is_suppressed
 
 from ._server import HandlerCache
 from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code

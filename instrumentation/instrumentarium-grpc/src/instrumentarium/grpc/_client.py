@@ -26,7 +26,7 @@ from opentelemetry.propagate import inject
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
-from instrumentarium.util.instrumentation import is_suppressed
+from instrumentarium.util.safety import is_suppressed
 
 from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
 

@@ -23,7 +23,7 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
-from instrumentarium.util.instrumentation import is_suppressed
+from instrumentarium.util.safety import is_suppressed
 
 from ._telemetry import MetadataGetter, RpcMethod, RpcTelemetry
 

@@ -29,12 +29,9 @@ from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.config import split_comma_list
 from instrumentarium.util.http import histogram, names
-from instrumentarium.util.instrumentation import (
-    safe_hook,
-    split_comma_list,
-    warn_once,
-)
+from instrumentarium.util.safety import safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from ._env import EXCLUDED_SERVICES_ENV

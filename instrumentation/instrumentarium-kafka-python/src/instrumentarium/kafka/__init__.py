@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from instrumentarium.util.instrumentation import Patch, PatchSet
+from instrumentarium.util.patching import Patch, PatchSet
 
 from ._telemetry import KafkaTelemetry
 from .package import _instruments

@@ -42,8 +42,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
-from instrumentarium.util.instrumentation import is_suppressed, safe_hook
 from instrumentarium.util.metrics import shared_counts
+from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a

@@ -27,7 +27,9 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from instrumentarium.util.instrumentation import Patch, PatchSet, env_flag, logger
+from instrumentarium.util.config import env_flag
+from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import logger
 
 from ._telemetry import RedisTelemetry, note_cluster_node
 from .package import _instruments

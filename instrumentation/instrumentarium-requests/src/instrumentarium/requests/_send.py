@@ -27,7 +27,8 @@ from instrumentarium.util.http import (
     HttpClientTelemetry,
     http_instrumentation_suppressed,
 )
-from instrumentarium.util.instrumentation import Patch, PatchSet, logger, safe_hook
+from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import logger, safe_hook
 from instrumentarium.util.semconv import opt_in_mode
 
 from .version import __version__

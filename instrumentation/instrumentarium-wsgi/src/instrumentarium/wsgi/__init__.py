@@ -23,7 +23,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, TracerProvider
 
 from instrumentarium.util.http import MethodNormalizer
-from instrumentarium.util.instrumentation import safe_hook
+from instrumentarium.util.safety import safe_hook
 
 from ._environ import Environ, WSGIGetter, request_url, wsgi_getter
 from ._server import (

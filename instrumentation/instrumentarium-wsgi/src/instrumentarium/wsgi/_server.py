@@ -50,7 +50,7 @@ from instrumentarium.util.http import (
     synthetic_user_agent_type,
 )
 from instrumentarium.util.http import names as n
-from instrumentarium.util.instrumentation import logger
+from instrumentarium.util.safety import logger
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from ._environ import Environ, request_headers, request_url, wsgi_getter

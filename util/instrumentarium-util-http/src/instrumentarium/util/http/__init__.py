@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from instrumentarium.util.instrumentation import split_comma_list
+from instrumentarium.util.config import split_comma_list
 
 from . import _names as names
 from ._client import (

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterable
 from typing import Final, Optional, Union
 
-from instrumentarium.util.instrumentation import compile_patterns, split_comma_list, warn_once
+from instrumentarium.util.config import compile_patterns, split_comma_list
+from instrumentarium.util.safety import warn_once
 
 __all__ = ["EXCLUDED_URLS_ENV", "ExcludedUrls", "excluded_urls_env"]
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Final, Literal, Optional
 
-from instrumentarium.util.instrumentation import compile_patterns, split_comma_list
+from instrumentarium.util.config import compile_patterns, split_comma_list
 
 __all__ = [
     "CAPTURE_HEADERS_ENV",

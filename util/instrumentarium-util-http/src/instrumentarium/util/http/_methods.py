@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from typing import Final, Optional
 
-from instrumentarium.util.instrumentation import split_comma_list
+from instrumentarium.util.config import split_comma_list
 
 __all__ = [
     "KNOWN_METHODS_ENV",

@@ -11,8 +11,8 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.instrumentation import logger
 from instrumentarium.util.metrics import ObservedCounts, shared_instrument
+from instrumentarium.util.safety import logger
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n

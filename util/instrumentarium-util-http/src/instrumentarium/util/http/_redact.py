@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Final, Optional
 from urllib.parse import unquote_plus
 
-from instrumentarium.util.instrumentation import split_comma_list
+from instrumentarium.util.config import split_comma_list
 
 __all__ = [
     "REDACTED",

@@ -39,7 +39,7 @@ from opentelemetry.metrics import (
 from opentelemetry.util.types import AttributeValue
 from opentelemetry.version import __version__ as _api_version
 
-from instrumentarium.util.instrumentation import logger
+from instrumentarium.util.safety import logger
 
 __all__ = [
     "ObservedCounts",

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from typing import Final, Optional
 
-from instrumentarium.util.instrumentation import warn_once
+from instrumentarium.util.safety import warn_once
 
 __all__ = [
     "OPT_IN_ENV",

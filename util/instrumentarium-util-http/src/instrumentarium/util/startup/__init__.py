@@ -45,7 +45,8 @@ from opentelemetry.instrumentation.dependencies import get_dist_dependency_confl
 from opentelemetry.util._importlib_metadata import entry_points
 from packaging.requirements import InvalidRequirement, Requirement
 
-from instrumentarium.util.instrumentation import PatchSet, active_patch_sets, logger
+from instrumentarium.util.patching import PatchSet, active_patch_sets
+from instrumentarium.util.safety import logger
 
 __all__ = [
     "INSTRUMENTED",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
+from typing import Callable, Optional
 
 import pytest
 
-from instrumentarium.util.instrumentation import (
+from instrumentarium.util.config import (
+    OFF,
+    ActiveConfig,
+    Config,
     compile_patterns,
     env_flag,
     env_list,
-    logger,
-    safe_hook,
+    option,
     split_comma_list,
-    warn_once,
 )
+from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import logger, safe_hook, warn_once
 
 FLAG = "OTEL_PYTHON_TEST_FLAG"
 
@@ -198,3 +204,126 @@ class TestSafeHook:
         assert wrapped is not None
         with pytest.raises(KeyboardInterrupt):
             wrapped()
+
+
+class TestDeclaredOptions:
+    """``Config`` subclasses declare each option once; resolution and docs derive from it."""
+
+    @staticmethod
+    def _config() -> type[Config]:
+        @dataclasses.dataclass(frozen=True)
+        class DemoConfig(Config):
+            request_hook: Optional[Callable[..., None]] = option(None, doc="called first")
+            enabled: bool = option(
+                True, env="OTEL_PYTHON_TEST_ENABLED", parse=_flag, doc="on or off"
+            )
+            excluded_urls: Optional[str] = option(
+                None, env=("OTEL_PYTHON_TEST_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"), doc="x"
+            )
+            names: list[str] = option([], doc="a list")
+            not_an_option: int = 3
+
+        return DemoConfig
+
+    def test_options_in_declaration_order(self) -> None:
+        """Only ``option()`` fields are options, with their env names and docs."""
+        options = self._config().options()
+        assert [o.name for o in options] == ["request_hook", "enabled", "excluded_urls", "names"]
+        assert options[1].env == ("OTEL_PYTHON_TEST_ENABLED",)
+        assert options[2].env == ("OTEL_PYTHON_TEST_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
+        assert options[0].doc == "called first"
+        assert "bool" in options[1].type
+
+    def test_kwarg_then_env_then_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A keyword wins, None counts as not given, then the variable, then the default."""
+        config_type = self._config()
+        assert config_type.resolve({}).enabled is True  # type: ignore[attr-defined]
+        monkeypatch.setenv("OTEL_PYTHON_TEST_ENABLED", "false")
+        assert config_type.resolve({}).enabled is False  # type: ignore[attr-defined]
+        assert config_type.resolve({"enabled": None}).enabled is False  # type: ignore[attr-defined]
+        assert config_type.resolve({"enabled": True}).enabled is True  # type: ignore[attr-defined]
+
+    def test_unknown_keywords_ignored_and_frozen(self) -> None:
+        """Keywords that are not options are ignored, as upstream does; the result is frozen."""
+        config = self._config().resolve({"skip_dep_check": True})
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            config.enabled = False  # type: ignore[attr-defined,misc]
+
+    def test_mutable_defaults_are_copied(self) -> None:
+        """Two configurations never share a list default."""
+        config_type = self._config()
+        assert config_type.resolve({}).names is not config_type.resolve({}).names  # type: ignore[attr-defined]
+
+    def test_bad_env_value_warns_and_uses_default(
+        self, monkeypatch: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """A value the parser rejects is reported, naming the variable, and the default used."""
+        monkeypatch.setenv("OTEL_PYTHON_TEST_ENABLED", "perhaps")
+        assert self._config().resolve({}).enabled is True  # type: ignore[attr-defined]
+        assert "OTEL_PYTHON_TEST_ENABLED" in warnings_log.text
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise ValueError("not a boolean")
+    return value == "true"
+
+
+class _Target:
+    pass
+
+
+class _Slotted:
+    __slots__ = ("__weakref__",)
+
+
+class TestActiveConfig:
+    """One holder: the global configuration, per-object overrides with OFF, the patch set."""
+
+    def test_global_own_and_off(self) -> None:
+        """An object's own configuration wins; OFF hides the global one; None follows it."""
+        holder: ActiveConfig[str] = ActiveConfig("_test_config")
+        app = _Target()
+        assert holder.config_for(app) is None
+        holder.set_global("global")
+        assert holder.config_for(app) == "global"
+        holder.set_own(app, "own")
+        assert holder.config_for(app) == "own"
+        assert holder.own(app) == "own"
+        holder.set_own(app, OFF)
+        assert holder.config_for(app) is None
+        holder.set_own(app, None)
+        assert holder.config_for(app) == "global"
+        assert "_test_config" not in app.__dict__
+
+    def test_objects_without_dict(self) -> None:
+        """Objects with ``__slots__`` are held weakly beside the holder."""
+        holder: ActiveConfig[str] = ActiveConfig("_test_config")
+        obj = _Slotted()
+        holder.set_own(obj, "own")
+        assert holder.config_for(obj) == "own"
+        holder.set_own(obj, None)
+        assert holder.config_for(obj) is None
+
+    def test_patch_set_follows_activity(self) -> None:
+        """The patch set is applied while anything is instrumented, removed after."""
+        import types
+
+        module = types.ModuleType("_instrumentarium_active_config_target")
+        module.f = lambda: 1  # type: ignore[attr-defined]
+        sys.modules[module.__name__] = module
+        try:
+            patches = PatchSet([Patch(module.__name__, "f", lambda w, i, a, k: 2)])
+            holder: ActiveConfig[str] = ActiveConfig("_test_config", patches)
+            app = _Target()
+            holder.set_own(app, "own")
+            assert module.f() == 2  # type: ignore[attr-defined]
+            holder.set_global("global")
+            holder.set_own(app, None)
+            assert module.f() == 2  # type: ignore[attr-defined]
+            holder.set_global(None)
+            assert module.f() == 1  # type: ignore[attr-defined]
+            assert not holder.active
+        finally:
+            del sys.modules[module.__name__]

@@ -1,0 +1,343 @@
+"""Configuration: declared once as data, resolved once at ``instrument()``, held in one place.
+
+**Options declared once.** An instrumentor's options are the fields of a frozen dataclass,
+``<Lib>Config``, each made with ``option(...)``: its keyword argument (the field's name), its
+default, its environment variable and a one-line doc. Everything else is derived: the values
+(``Config.resolve(kwargs)``: keyword argument, else environment, else default), the README's
+options table and the instrumentor's docstring (``scripts/generate`` renders both from
+``Config.options()``)::
+
+    @dataclass(frozen=True)
+    class FlaskConfig(Config):
+        request_hook: Optional[RequestHook] = option(None, doc="``hook(span, environ)``, ...")
+        excluded_urls: ExcludedUrlsOption = option(
+            None, env="OTEL_PYTHON_FLASK_EXCLUDED_URLS", doc="regexes searched in the URL"
+        )
+
+**The configuration in force.** ``ActiveConfig`` holds, for one instrumentor, the configuration
+``instrument()`` set for every object (``set_global``), each object's own one
+(``instrument_app``, ``instrument_session``, ``instrument_client``: ``set_own``), or ``OFF`` for
+an object that must stay untraced under ``instrument()``, and applies its ``PatchSet`` exactly
+while any of them is set. A patched call asks ``config_for(obj)``.
+
+**Environment values.** ``env_list``, ``env_flag``, ``split_comma_list`` and
+``compile_patterns`` read values with one clear warning per bad value, naming its variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import threading
+import warnings
+import weakref
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, ClassVar, Final, Generic, Optional, TypeVar, Union
+
+from instrumentarium.util.patching import PatchSet
+from instrumentarium.util.safety import warn_once
+
+__all__ = [
+    "Config",
+    "Option",
+    "option",
+    "ActiveConfig",
+    "OFF",
+    "env_list",
+    "env_flag",
+    "split_comma_list",
+    "compile_patterns",
+]
+
+_OPTION_KEY: Final = "instrumentarium.option"
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """What one option is: the facts the docs and the resolution are derived from."""
+
+    name: str  # the keyword argument
+    default: Any
+    doc: str  # one line, Markdown/reST inline literals allowed
+    env: tuple[str, ...]  # the environment variables read when the keyword is not given
+    parse: Optional[Callable[[str], Any]]  # env text -> value; None: the component reads it
+    type: str  # the annotation, as written
+
+
+def option(
+    default: Any,
+    *,
+    doc: str,
+    env: Union[str, tuple[str, ...], None] = None,
+    parse: Optional[Callable[[str], Any]] = None,
+) -> Any:
+    """A ``Config`` field that is an option (see the module docstring).
+
+    ``env`` names the variable(s) that configure the option when its keyword argument is not
+    given. With ``parse``, ``Config.resolve`` reads the first one set and parses it; without,
+    ``env`` is documentation only, because the component the value is passed to (``ExcludedUrls``,
+    ``HeaderCapture``) reads its variables itself.
+    """
+    names = (env,) if isinstance(env, str) else tuple(env or ())
+    meta = {_OPTION_KEY: (doc, names, parse)}
+    if isinstance(default, (list, dict, set)):
+        value = default
+        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+C = TypeVar("C", bound="Config")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of every ``<Lib>Config``: resolved options, frozen once built."""
+
+    _options: ClassVar[Optional[tuple[Option, ...]]] = None
+
+    @classmethod
+    def options(cls) -> tuple[Option, ...]:
+        """The declared options, in declaration order."""
+        found = cls.__dict__.get("_options")
+        if found is None:
+            found = tuple(
+                Option(
+                    name=field.name,
+                    default=(
+                        field.default
+                        if field.default is not dataclasses.MISSING
+                        else field.default_factory()  # type: ignore[operator]
+                    ),
+                    doc=field.metadata[_OPTION_KEY][0],
+                    env=field.metadata[_OPTION_KEY][1],
+                    parse=field.metadata[_OPTION_KEY][2],
+                    type=str(field.type),
+                )
+                for field in dataclasses.fields(cls)
+                if _OPTION_KEY in field.metadata
+            )
+            cls._options = found
+        return found
+
+    @classmethod
+    def resolve(cls: type[C], kwargs: Mapping[str, Any]) -> C:
+        """Keyword argument (None counts as not given), else environment, else default.
+
+        Keywords that are not options are ignored, as upstream ignores them (``BaseInstrumentor``
+        passes every keyword of ``instrument()`` through).
+        """
+        values: dict[str, Any] = {}
+        for opt in cls.options():
+            given = kwargs.get(opt.name)
+            if given is not None:
+                values[opt.name] = given
+                continue
+            if opt.parse is not None:
+                for name in opt.env:
+                    text = os.environ.get(name)
+                    if text is not None and text.strip():
+                        values[opt.name] = _parse(opt, name, text)
+                        break
+        return cls(**values)
+
+
+def _parse(opt: Option, name: str, text: str) -> Any:
+    assert opt.parse is not None
+    try:
+        return opt.parse(text)
+    except (TypeError, ValueError) as exc:
+        warn_once(
+            ("option", name, text),
+            "%s=%r is not valid (%s); using the default, %r",
+            name,
+            text,
+            exc,
+            opt.default,
+        )
+        return opt.default
+
+
+class _Off:
+    """An object's own configuration that says: not traced, even under ``instrument()``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "OFF"
+
+
+OFF: Final = _Off()
+T = TypeVar("T")
+
+
+class ActiveConfig(Generic[T]):
+    """The configuration in force for one instrumentor (see the module docstring).
+
+    An object's own configuration is kept in its ``__dict__`` under ``attr`` (one dict lookup on
+    the per-call path), or in a weak dictionary for objects without one. The patch set is applied
+    while the global configuration or any live object's own one is set.
+    """
+
+    __slots__ = ("_attr", "_lock", "_objects", "_others", "global_", "patches")
+
+    def __init__(self, attr: str, patches: Optional[PatchSet] = None) -> None:
+        self._attr = attr
+        self.patches = patches
+        self.global_: Optional[T] = None
+        self._objects: weakref.WeakSet[Any] = weakref.WeakSet()  # objects with their own
+        self._others: weakref.WeakKeyDictionary[Any, Union[T, _Off]] = weakref.WeakKeyDictionary()
+        self._lock = threading.RLock()
+
+    def config_for(self, obj: object) -> Optional[T]:
+        """The configuration that applies to ``obj``: its own, else the global one; None when
+        it is ``OFF`` or nothing is instrumented."""
+        try:
+            own = obj.__dict__.get(self._attr)
+        except AttributeError:
+            own = self._others.get(obj)
+        if own is None:
+            return self.global_
+        return None if own is OFF else own
+
+    def own(self, obj: object) -> Union[T, _Off, None]:
+        """``obj``'s own configuration (or ``OFF``); None when it follows the global one."""
+        try:
+            own: Union[T, _Off, None] = obj.__dict__.get(self._attr)
+        except AttributeError:
+            own = self._others.get(obj)
+        return own
+
+    def set_own(self, obj: object, config: Union[T, _Off, None]) -> None:
+        """Give ``obj`` its own configuration, ``OFF``, or (None) make it follow the global."""
+        with self._lock:
+            try:
+                namespace = obj.__dict__
+            except AttributeError:
+                if config is None:
+                    self._others.pop(obj, None)
+                else:
+                    self._others[obj] = config
+            else:
+                if config is None:
+                    namespace.pop(self._attr, None)
+                else:
+                    namespace[self._attr] = config
+            if config is None or config is OFF:
+                self._objects.discard(obj)
+            else:
+                self._objects.add(obj)
+            self._sync()
+
+    def set_global(self, config: Optional[T]) -> None:
+        """The configuration of ``instrument()`` (None: ``uninstrument()``)."""
+        with self._lock:
+            self.global_ = config
+            self._sync()
+
+    @property
+    def active(self) -> bool:
+        """Whether anything is instrumented: the global configuration or an object's own."""
+        return self.global_ is not None or len(self._objects) > 0
+
+    def _sync(self) -> None:
+        if self.patches is None:
+            return
+        if self.active:
+            self.patches.apply()
+        else:
+            self.patches.remove()
+
+
+def split_comma_list(value: str) -> list[str]:
+    """Comma-separated items, stripped, empty items dropped (a trailing comma means nothing)."""
+    return [item for item in (part.strip() for part in value.split(",")) if item]
+
+
+def env_list(name: str) -> Optional[list[str]]:
+    """The comma list in environment variable ``name``; None when the variable is unset."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return split_comma_list(value)
+
+
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean variable: ``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off``.
+
+    Unset or empty gives ``default``; anything else is reported once and gives ``default``.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    warn_once(
+        ("flag", name, value),
+        "%s=%r is not a boolean (use true or false); using the default, %s",
+        name,
+        os.environ.get(name),
+        str(default).lower(),
+    )
+    return default
+
+
+def compile_patterns(
+    patterns: Iterable[str], *, source: str, flags: int = 0
+) -> Optional[re.Pattern[str]]:
+    """One compiled alternation of ``patterns``; None when there is none left.
+
+    Each pattern is compiled on its own first, so an invalid one is reported (naming ``source``,
+    the environment variable or keyword argument it came from) and skipped instead of disabling
+    the whole list. Empty patterns are dropped: an empty alternative would match everything.
+    """
+    valid: list[str] = []
+    for pattern in patterns:
+        if not pattern:
+            continue
+        piece = _scoped(pattern)
+        try:
+            # Compile what will be used: this piece inside the alternation built so far (a
+            # leading "(?i)" or a duplicate group name is only an error there). Warnings that
+            # `re` raises about a pattern (FutureWarning for "[[") are reported like errors, once.
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                re.compile("|".join([*valid, piece]), flags)
+            for warning in caught:
+                warn_once(
+                    ("pattern-warning", source, pattern),
+                    "%s: regular expression %r: %s",
+                    source,
+                    pattern,
+                    warning.message,
+                )
+        except re.error as exc:
+            warn_once(
+                ("pattern", source, pattern),
+                "%s: ignoring invalid regular expression %r (%s)",
+                source,
+                pattern,
+                exc,
+            )
+            continue
+        valid.append(piece)
+    if not valid:
+        return None
+    return re.compile("|".join(valid), flags)
+
+
+_LEADING_FLAGS: Final = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def _scoped(pattern: str) -> str:
+    """``pattern`` as a group; leading global flags (``(?i)x``) become scoped (``(?i:x)``)."""
+    match = _LEADING_FLAGS.match(pattern)
+    if match is not None:
+        return f"(?{match.group(1)}:{pattern[match.end() :]})"
+    return f"(?:{pattern})"
