@@ -19,7 +19,8 @@
 #       -Dlog4j2.configurationFile=scripts/services.d/kafka/log4j2.properties \
 #       -cp '.cache/kafka/libs-4.1.1/*' kafka.Kafka <dir>/server.properties
 #
-# Variables (the tests and benchmarks read INSTRUMENTARIUM_KAFKA_BOOTSTRAP, same default):
+# Variables (tests/support/services.py reads INSTRUMENTARIUM_KAFKA_BOOTSTRAP, same default, for
+# the tests, the benchmarks and the examples):
 #
 #   INSTRUMENTARIUM_KAFKA_PORT=9392              the broker's PLAINTEXT listener
 #   INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT=$((INSTRUMENTARIUM_KAFKA_PORT + 1))   the KRaft controller
