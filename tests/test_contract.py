@@ -60,64 +60,42 @@ ENTRY_POINTS = {
 @dataclass(frozen=True)
 class Package:
     distribution: str
-    public_names: list[str]  # its ``__all__``, in its order
+    public: str  # its ``__all__``, in its order, space-separated
+
+    @property
+    def public_names(self) -> list[str]:
+        return self.public.split()
 
 
 PACKAGES = {
     "instrumentarium.django": Package(
         "instrumentarium-django",
-        [
-            "DjangoInstrumentor",
-            "OpenTelemetryMiddleware",
-            "MIDDLEWARE_PATH",
-            "INSTRUMENT_ENV",
-            "MIDDLEWARE_POSITION_ENV",
-            "__version__",
-        ],
+        "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
+        " MIDDLEWARE_POSITION_ENV __version__",
     ),
-    "instrumentarium.flask": Package("instrumentarium-flask", ["FlaskInstrumentor", "__version__"]),
+    "instrumentarium.flask": Package("instrumentarium-flask", "FlaskInstrumentor __version__"),
     "instrumentarium.grpc": Package(
         "instrumentarium-grpc",
-        [
-            "GrpcInstrumentorClient",
-            "GrpcInstrumentorServer",
-            "GrpcAioInstrumentorClient",
-            "GrpcAioInstrumentorServer",
-            "client_interceptor",
-            "server_interceptor",
-            "aio_client_interceptors",
-            "aio_server_interceptor",
-            "filters",
-            "EXCLUDED_SERVICES_ENV",
-            "__version__",
-        ],
+        "GrpcInstrumentorClient GrpcInstrumentorServer GrpcAioInstrumentorClient"
+        " GrpcAioInstrumentorServer client_interceptor server_interceptor"
+        " aio_client_interceptors aio_server_interceptor filters EXCLUDED_SERVICES_ENV"
+        " __version__",
     ),
     "instrumentarium.kafka": Package(
-        "instrumentarium-kafka-python", ["KafkaInstrumentor", "__version__"]
+        "instrumentarium-kafka-python", "KafkaInstrumentor __version__"
     ),
-    "instrumentarium.redis": Package("instrumentarium-redis", ["RedisInstrumentor", "__version__"]),
+    "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
-        "instrumentarium-requests", ["RequestsInstrumentor", "get_default_span_name", "__version__"]
+        "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
     ),
     "instrumentarium.urllib3": Package(
-        "instrumentarium-urllib3", ["RequestInfo", "URLLib3Instrumentor", "__version__"]
+        "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"
     ),
     "instrumentarium.wsgi": Package(
         "instrumentarium-wsgi",
-        [
-            "OpenTelemetryMiddleware",
-            "RequestHook",
-            "ResponseHook",
-            "WSGIGetter",
-            "wsgi_getter",
-            "collect_request_attributes",
-            "get_default_span_name",
-            "request_url",
-            "ServerCall",
-            "ServerTelemetry",
-            "ResponseIterable",
-            "__version__",
-        ],
+        "OpenTelemetryMiddleware RequestHook ResponseHook WSGIGetter wsgi_getter"
+        " collect_request_attributes get_default_span_name request_url ServerCall"
+        " ServerTelemetry ResponseIterable __version__",
     ),
 }
 

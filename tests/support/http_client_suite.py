@@ -2,9 +2,9 @@
 written once and run against each library.
 
 Each package's ``tests/test_client_suite.py`` imports the test classes below; its
-``conftest.py`` gives the fixture ``client``, an ``HttpClient`` that makes one call the way an
-application would with that library (``requests.request`` / a ``urllib3.PoolManager`` without
-retries, each closed after the call), and the usual ``instrumentor``. The rest is the shared
+``conftest.py`` gives the fixture ``client``, an ``HttpClient`` whose ``send`` makes one call the
+way an application would with that library (``requests.request`` / a ``urllib3.PoolManager``
+without retries, each closed after the call), and the usual ``instrumentor``. The rest is the shared
 fixtures: ``instrument`` (the root conftest), ``server``, ``closed_port``, ``tls_server`` and
 ``tls_ca_bundle`` (``tests/support/http_server.py``, ``tests/support/tls.py``).
 
@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Optional, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import pytest
 from opentelemetry.instrumentation.utils import (
@@ -40,8 +41,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests.support.spans import raised, traceparent
 
 __all__ = [
-    "HttpClient",
-    "Reply",
     "TestFailures",
     "TestHttps",
     "TestLifecycle",
@@ -50,9 +49,6 @@ __all__ = [
     "TestRedaction",
     "TestSemconvModes",
     "TestSpans",
-    "check_failure",
-    "only_span",
-    "same_message",
 ]
 
 Points = Callable[[], dict[str, list[Any]]]
@@ -66,8 +62,21 @@ class Reply:
         self.body = body
 
 
-class HttpClient(Protocol):
-    """One library, driven as an application drives it."""
+@dataclass(frozen=True)
+class Call:
+    """One call as the tests describe it; ``body`` may be an iterator of chunks (sent
+    chunked); ``ca_bundle`` is the CA file to verify TLS with."""
+
+    method: str
+    url: str
+    body: Any = None
+    headers: Optional[dict[str, str]] = None
+    ca_bundle: Optional[str] = None
+    timeout: Optional[float] = None
+
+
+class HttpClient:
+    """One library, driven as an application drives it: a package's conftest subclasses it."""
 
     # the library's base error (requests.RequestException, urllib3.exceptions.HTTPError)
     error: type[BaseException]
@@ -76,22 +85,30 @@ class HttpClient(Protocol):
     # whether its spans carry ``user_agent.original`` (requests' do, as upstream's)
     records_user_agent: bool
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Any = None,
-        headers: Optional[dict[str, str]] = None,
-        ca_bundle: Optional[str] = None,
-        timeout: Optional[float] = None,
-    ) -> Reply:
-        """One call; ``body`` may be an iterator of chunks (sent chunked)."""
-        ...
+    def send(self, call: Call) -> Reply:
+        raise NotImplementedError
 
     def stream(self, url: str) -> AbstractContextManager[Iterator[bytes]]:
         """A GET whose body is read after the call returns, in small pieces."""
-        ...
+        raise NotImplementedError
+
+    def request(self, method: str, url: str, **options: Any) -> Reply:
+        """``send(Call(method, url, **options))``."""
+        return self.send(Call(method, url, **options))
+
+
+def old_duration_attributes(port: int, method: str = "GET", status: int = 200) -> dict[str, Any]:
+    """The old histograms' attributes for a call to ``http://127.0.0.1:<port>``: upstream's
+    bounded set (no path, no query)."""
+    return {
+        "http.method": method,
+        "http.scheme": "http",
+        "http.host": "127.0.0.1",
+        "net.peer.name": "127.0.0.1",
+        "net.peer.port": port,
+        "http.status_code": status,
+        "http.flavor": "1.1",
+    }
 
 
 def only_span(exporter: InMemorySpanExporter) -> Any:
@@ -471,15 +488,7 @@ class TestMetrics:
         client.request("GET", server.url("/ok?id=12345"))
         (point,) = metric_points()["http.client.duration"]
         assert point.count == 1
-        assert point.attributes == {
-            "http.method": "GET",
-            "http.scheme": "http",
-            "http.host": "127.0.0.1",
-            "net.peer.name": "127.0.0.1",
-            "net.peer.port": server.port,
-            "http.status_code": 200,
-            "http.flavor": "1.1",
-        }
+        assert point.attributes == old_duration_attributes(server.port)
 
     @pytest.mark.parametrize(("opt_in", "code"), [("http", 404), ("http/dup", 500)])
     def test_stable_mode_attributes(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import pytest
 import requests
@@ -22,30 +22,26 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentarium.requests import RequestsInstrumentor, _send
-from tests.support.http_client_suite import Reply
+from tests.support.http_client_suite import Call, HttpClient, Reply
 
 ORIGINAL_SEND = requests.Session.__dict__["send"]
 
 
-class RequestsClient:
+class RequestsClient(HttpClient):
     """The suite's ``HttpClient``: ``requests.request`` (a new session per call, closed)."""
 
     error = requests.RequestException
     ssl_error = requests.exceptions.SSLError
     records_user_agent = True
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Any = None,
-        headers: Optional[dict[str, str]] = None,
-        ca_bundle: Optional[str] = None,
-        timeout: Optional[float] = None,
-    ) -> Reply:
+    def send(self, call: Call) -> Reply:
         response = requests.request(
-            method, url, data=body, headers=headers, verify=ca_bundle or True, timeout=timeout
+            call.method,
+            call.url,
+            data=call.body,
+            headers=call.headers,
+            verify=call.ca_bundle or True,
+            timeout=call.timeout,
         )
         return Reply(response.status_code, response.content)
 

@@ -15,39 +15,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 import urllib3
 
 from instrumentarium.urllib3 import URLLib3Instrumentor
-from tests.support.http_client_suite import Reply
+from tests.support.http_client_suite import Call, HttpClient, Reply
 
 ORIGINAL_URLOPEN = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
 
 
-class Urllib3Client:
+class Urllib3Client(HttpClient):
     """The suite's ``HttpClient``: a ``PoolManager`` without retries per call, closed after."""
 
     error = urllib3.exceptions.HTTPError
     ssl_error = urllib3.exceptions.SSLError
     records_user_agent = False
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        body: Any = None,
-        headers: Optional[dict[str, str]] = None,
-        ca_bundle: Optional[str] = None,
-        timeout: Optional[float] = None,
-    ) -> Reply:
-        options: dict[str, Any] = {"chunked": isinstance(body, Iterator)}
-        if timeout is not None:
-            options["timeout"] = timeout
-        with urllib3.PoolManager(retries=False, ca_certs=ca_bundle) as http:
-            response = http.request(method, url, body=body, headers=headers, **options)
+    def send(self, call: Call) -> Reply:
+        options: dict[str, Any] = {"chunked": isinstance(call.body, Iterator)}
+        if call.timeout is not None:
+            options["timeout"] = call.timeout
+        with urllib3.PoolManager(retries=False, ca_certs=call.ca_bundle) as http:
+            response = http.request(
+                call.method, call.url, body=call.body, headers=call.headers, **options
+            )
             return Reply(response.status, response.data)
 
     @contextmanager
