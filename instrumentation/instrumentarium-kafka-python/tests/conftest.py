@@ -25,7 +25,6 @@ import pytest
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"(read|open)_text is deprecated", DeprecationWarning)
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from opentelemetry import trace
 
 from instrumentarium.kafka import KafkaInstrumentor
 from tests.support.services import KAFKA_BOOTSTRAP as BOOTSTRAP
@@ -44,12 +43,6 @@ def broker() -> str:
     if not listens(BOOTSTRAP):
         pytest.skip(f"no Kafka broker at {BOOTSTRAP}; start one with: scripts/services start kafka")
     return BOOTSTRAP
-
-
-@pytest.fixture(autouse=True)
-def _no_span_leaks_as_current() -> Iterator[None]:
-    yield
-    assert not trace.get_current_span().get_span_context().is_valid, "a span leaked as current"
 
 
 @pytest.fixture

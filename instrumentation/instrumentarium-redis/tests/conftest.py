@@ -20,7 +20,6 @@ import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -64,12 +63,6 @@ def redis_cluster() -> list[redis.cluster.ClusterNode]:
     if info.get("cluster_state") != "ok":
         pytest.fail(f"the Redis cluster at {CLUSTER_NODES} is not ok: {info}", pytrace=False)
     return _cluster_startup_nodes()
-
-
-@pytest.fixture(autouse=True)
-def _no_span_leaks_as_current() -> Iterator[None]:
-    yield
-    assert not trace.get_current_span().get_span_context().is_valid, "a span leaked as current"
 
 
 @pytest.fixture
