@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.subprocess
 
@@ -33,13 +34,6 @@ case " $* " in
     *" kafka.Kafka "*) trap 'exit 0' TERM; while :; do sleep 0.1; done ;;
 esac
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def alive(pid: int) -> bool:

@@ -21,7 +21,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,7 +41,12 @@ REPO = HERE.parent.parent
 # module, shared with the tests and the benchmarks (appended: it never shadows an installed module).
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
-from tests.support.services import KAFKA_BOOTSTRAP, REDIS_URL, collector_binary  # noqa: E402
+from tests.support.services import (  # noqa: E402
+    KAFKA_BOOTSTRAP,
+    REDIS_URL,
+    collector_binary,
+    free_port,
+)
 
 COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
 
@@ -62,13 +66,6 @@ def _inventory_protocol() -> str:
 
 class StackError(RuntimeError):
     """A part of the demo did not start, answer or stop as it should."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "ROOT",
     "RUN_DIR",
     "collector_binary",
+    "free_port",
     "listens",
     "split_address",
 ]
@@ -73,6 +74,14 @@ def collector_binary() -> Path:
     return Path(
         _variable("INSTRUMENTARIUM_COLLECTOR_BIN", str(cache / "build" / "otelcol-instrumentarium"))
     )
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listened on a moment ago (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def split_address(address: str) -> tuple[str, int]:
