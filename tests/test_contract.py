@@ -190,7 +190,8 @@ class TestDependencies:
     ) -> None:
         """``instrumentation_dependencies()`` (which ``instrument()`` checks), ``package.py``'s
         ``_instruments`` and the distribution's ``instruments`` extra declare the same ranges."""
-        package = importlib.import_module(type(instrumentor).__module__ + ".package")
+        module = ENTRY_POINTS[entry_point_name].partition(":")[0]
+        package = importlib.import_module(module + ".package")
         requires = importlib.metadata.requires(package_of(entry_point_name).distribution) or []
         extra = [
             line
