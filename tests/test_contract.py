@@ -27,7 +27,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -38,6 +37,8 @@ from typing import Any
 import pytest
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from packaging.requirements import Requirement
+
+from tests.support.agent import clean_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "opentelemetry_instrumentor"
@@ -259,11 +260,7 @@ class TestLifecycle:
         instrumentor = our_entry_points()[entry_point_name].load()
         libraries = library_modules(instrumentor().instrumentation_dependencies())
         assert libraries, "no library module found for the instruments"
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("OTEL_") and name != "DJANGO_SETTINGS_MODULE"
-        }
+        environment = clean_environ("DJANGO_SETTINGS_MODULE")
         result = subprocess.run(
             [
                 sys.executable,
