@@ -321,3 +321,53 @@ class TestPackage:
         client().get("/user/1/")
         [span] = finished()
         assert span.kind is SpanKind.SERVER
+
+
+class TestSwappedSettings:
+    """Test suites swap ``django.conf.settings`` (``override_settings``, ``modify_settings``,
+    another settings object per test class); requests stay traced through every swap."""
+
+    def test_override_settings_replacing_middleware(self, instrument, client, finished):
+        """``override_settings(MIDDLEWARE=[...])`` without ours: still one span per request."""
+        from django.test import override_settings
+
+        settings.MIDDLEWARE = []
+        instrument()
+        with override_settings(MIDDLEWARE=[COMMON]):
+            client().get("/user/1/")
+            assert settings.MIDDLEWARE == [MIDDLEWARE_PATH, COMMON]
+        assert settings.MIDDLEWARE == [MIDDLEWARE_PATH]
+        assert [s.name for s in finished()] == ["GET user/<int:uid>/"]
+
+    def test_instrumented_inside_an_override(self, instrument, client, finished):
+        """``instrument()`` while an override is active keeps tracing once it has ended."""
+        from django.test import override_settings
+
+        settings.MIDDLEWARE = []
+        with override_settings(DEBUG=False):
+            instrument()
+            client().get("/user/1/")
+        client().get("/user/2/")
+        assert len(finished()) == 2
+
+    def test_modify_settings(self, instrument, client, finished):
+        """``modify_settings`` appending and removing entries keeps the middleware."""
+        from django.test import modify_settings
+
+        settings.MIDDLEWARE = [SESSION]
+        instrument()
+        with modify_settings(MIDDLEWARE={"append": COMMON, "remove": [SESSION]}):
+            client().get("/user/1/")
+        assert len(finished()) == 1
+
+    def test_uninstrument_cleans_every_settings_object(self, instrument, instrumentor, client):
+        """``uninstrument()`` removes what it added to the settings it saw, override included."""
+        from django.test import override_settings
+
+        settings.MIDDLEWARE = [COMMON]
+        instrument()
+        with override_settings(MIDDLEWARE=[SESSION]):
+            client().get("/user/1/")
+            instrumentor.uninstrument()
+            assert settings.MIDDLEWARE == [SESSION]
+        assert settings.MIDDLEWARE == [COMMON]
