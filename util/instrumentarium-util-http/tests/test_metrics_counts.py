@@ -312,6 +312,21 @@ class TestSharing:
         assert all(alive is not None for alive in metrics._shared)
 
 
+class TestSharedMeter:
+    def test_one_meter_per_provider_and_scope(self) -> None:
+        """The meter of a scope is asked for once per provider (the API's provider with no SDK
+        keeps every meter it hands out); the provider is not kept alive by it."""
+        provider = MeterProvider(shutdown_on_exit=False)
+        first = metrics.shared_meter("s", "1", provider, schema_url="url")
+        assert metrics.shared_meter("s", "1", provider, schema_url="url") is first
+        assert metrics.shared_meter("t", "1", provider, schema_url="url") is not first
+        gone = weakref.ref(provider)
+        provider.shutdown()
+        del provider, first
+        gc.collect()
+        assert gone() is None
+
+
 class TestOtlpEncoding:
     def test_counters_encode_on_this_sdk(
         self,

@@ -29,11 +29,12 @@ from opentelemetry.context import (
     attach,
     detach,
 )
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 
@@ -153,7 +154,7 @@ class RedisTelemetry:
         self.peer_old = database is DUP or http is DUP or not self.peer_new
         url = schema_url("database", database) if database.new else schema_url("http", http)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
         self.duration = histogram(
             meter,
             a.DB_CLIENT_OPERATION_DURATION,

@@ -35,6 +35,7 @@ from opentelemetry.metrics import (
     Observation,
     UpDownCounter,
     get_meter,
+    get_meter_provider,
 )
 from opentelemetry.util.types import AttributeValue
 from opentelemetry.version import __version__ as _api_version
@@ -46,6 +47,7 @@ __all__ = [
     "observables_export_correctly",
     "shared_counts",
     "shared_instrument",
+    "shared_meter",
 ]
 
 # The SDK releases whose asynchronous instruments break the OTLP export (see the module
@@ -188,6 +190,39 @@ class ObservedCounts:
                 else:
                     entry[2] = True
         return observations
+
+
+# meter provider -> (scope, version, schema URL) -> meter
+_meters: weakref.WeakKeyDictionary[MeterProvider, dict[tuple[str, str, Optional[str]], Meter]] = (
+    weakref.WeakKeyDictionary()
+)
+_meters_lock = threading.Lock()
+
+
+def shared_meter(
+    name: str,
+    version: str = "",
+    meter_provider: Optional[MeterProvider] = None,
+    schema_url: Optional[str] = None,
+) -> Meter:
+    """``get_meter``, asked once per meter provider (None: the global one now) and scope.
+
+    Without a ``MeterProvider`` set, the API's provider keeps every meter it hands out, and every
+    instrument made on it, to bind them when one is set: a meter asked for at every
+    ``instrument()`` was kept for good, with its histograms. The SDK gives one meter per scope
+    anyway, so the answer is the same.
+    """
+    provider = meter_provider if meter_provider is not None else get_meter_provider()
+    key = (name, version, schema_url)
+    with _meters_lock:
+        try:
+            made = _meters.setdefault(provider, {})
+        except TypeError:  # a provider that cannot be weakly referenced: ask it every time
+            made = {}
+        meter = made.get(key)
+        if meter is None:
+            meter = made[key] = get_meter(name, version, provider, schema_url=schema_url)
+        return meter
 
 
 _C = TypeVar("_C", bound=ObservedCounts)
