@@ -46,11 +46,12 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from . import _names as n
@@ -241,7 +242,7 @@ class HttpClientTelemetry:
         self.new = self.mode.new
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
-        meter = get_meter(scope, version, meter_provider, schema_url=url)
+        meter = shared_meter(scope, version, meter_provider, schema_url=url)
         self.duration_ms: Optional[Histogram] = None
         self.duration_s: Optional[Histogram] = None
         self.request_size_old: Optional[Histogram] = None
