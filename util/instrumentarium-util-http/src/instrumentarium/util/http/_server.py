@@ -1,63 +1,59 @@
-"""The server side of one HTTP request, shared by every WSGI-based instrumentor.
+"""The server side of one HTTP request, whatever the protocol: a request in, one span and its
+metrics out. Shared by every server instrumentor (WSGI, Flask, Django; ASGI next).
 
-``ServerTelemetry`` is built once per instrumented app (tracer, instruments, compiled patterns,
-hooks); ``ServerCall`` carries one request from its first byte to the end of its response::
+``ServerRequest`` describes the request (an adapter per protocol fills it: ``WsgiRequest`` reads a
+WSGI environ); ``ServerTelemetry`` is built once per instrumented app (tracer, instruments,
+compiled patterns); ``ServerCall`` carries one request from its first byte to its end::
 
-    call = telemetry.begin(environ)          # clock starts, active_requests +1
-    call.start_span(name, route)             # attributes built once, passed to the sampler
+    request = WsgiRequest(environ)           # what the core reads, whatever the protocol
+    if telemetry.is_excluded(request): ...   # the app runs untraced
+    call = telemetry.begin(request)          # clock starts, attributes built, active_requests +1
+    call.start_span(name, route)             # the attributes go to the sampler
     token = attach(call.context)             # the span is current while the app runs ...
-    result = app(environ, call.wrap_start_response(start_response))
+    result = app(...)
     detach(token)                            # ... attached and detached in the same frame
+    call.on_response(status, headers)        # status, error rules, captured response headers
     return call.wrap_response(result)        # span and metrics end when the body is closed
 
 Every path ends the span exactly once: return, exception, a body that raises while streaming,
-and a body that is closed before it was read.
+and a body that is closed before it was read. ``finish`` runs under a guard: an error in our own
+step is logged once and the request goes on.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Final, Optional
+from typing import Any, ClassVar, Final, Optional, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from opentelemetry.metrics import MeterProvider, NoOpMeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.propagate import extract
-from opentelemetry.trace import (
-    NoOpTracerProvider,
-    Span,
-    SpanKind,
-    Status,
-    StatusCode,
-    TracerProvider,
-)
+from opentelemetry.propagators.textmap import Getter, Setter, default_setter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http import (
-    ExcludedUrls,
-    HeaderCapture,
-    HttpServerMetrics,
-    MethodNormalizer,
-    UrlRedactor,
-    active_requests,
+from instrumentarium.util.net import split_host_port
+from instrumentarium.util.safety import guard
+from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
+
+from . import _names as n
+from ._excluded import ExcludedUrls
+from ._headers import HeaderCapture
+from ._methods import MethodNormalizer
+from ._metrics import HttpServerMetrics, active_requests
+from ._redact import UrlRedactor, redacted_exception
+from ._status import (
     parse_status_line,
     protocol_version,
-    redacted_exception,
     server_status_is_error,
     synthetic_user_agent_type,
 )
-from instrumentarium.util.http import names as n
-from instrumentarium.util.safety import logger
-from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
-from ._environ import Environ, request_headers, request_url, wsgi_getter
-
-__all__ = ["ServerCall", "ServerTelemetry", "StartResponse"]
-
-StartResponse = Callable[..., Callable[[bytes], object]]
+__all__ = ["ResponseIterable", "ServerCall", "ServerRequest", "ServerTelemetry"]
 
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
@@ -68,13 +64,67 @@ _SERVER: Final = SpanKind.SERVER
 _INTERNAL: Final = SpanKind.INTERNAL
 _ERROR: Final = StatusCode.ERROR
 _SHARED_CACHE_LIMIT: Final = 256
+_FINISHING: Final = guard("ending the HTTP server span")
 
-# (key, attributes) of one http.server.active_requests attribute set
-ActiveKey = tuple[tuple[tuple[str, AttributeValue], ...], dict[str, AttributeValue]]
+Port = Union[int, str, None]  # as the server gives it: "8080" (WSGI) or 8080 (ASGI)
+
+
+class ServerRequest:
+    """One incoming request, as the server core reads it, whatever the protocol.
+
+    An adapter per protocol (``WsgiRequest``; an ASGI scope's is the same size) fills the slots in
+    its ``__init__`` with the values as the server gave them (the core parses each distinct value
+    once), and implements ``url()`` and ``headers()``, which the core calls only when it needs
+    them (an excluded-URL check, header capture). Slots rather than methods for the rest: every
+    request reads them, and a method call costs more than the lookup it wraps.
+    """
+
+    __slots__ = (
+        "carrier",
+        "host",
+        "method",
+        "path",
+        "peer_address",
+        "peer_name",
+        "peer_port",
+        "protocol",
+        "query",
+        "scheme",
+        "server_name",
+        "server_port",
+        "target",
+        "user_agent",
+    )
+
+    getter: ClassVar[Getter[Any]]  # reads the propagation headers (traceparent...) of `carrier`
+
+    carrier: Any
+    method: str  # as sent; the core normalizes it
+    scheme: Optional[str]
+    host: Optional[str]  # the Host header (HTTP/2 :authority), with its port when one was sent
+    server_name: Optional[str]  # the server's own name: used when no Host was sent
+    server_port: Port
+    protocol: Optional[str]  # "HTTP/1.1" or "1.1"
+    user_agent: Optional[str]
+    target: Optional[str]  # the request target as sent (path?query); None when not kept
+    path: str  # "/" for the root
+    query: Optional[str]  # without "?"; None or empty when there is none
+    peer_address: Optional[str]  # the client's address
+    peer_port: Port
+    peer_name: Optional[str]  # the client's host name, when the server looked it up
+
+    def url(self) -> str:
+        """The full URL, query included, as the client asked for it."""
+        raise NotImplementedError
+
+    def headers(self) -> Iterable[tuple[str, str]]:
+        """The request headers as ``(name, value)`` pairs."""
+        raise NotImplementedError
 
 
 class ServerTelemetry:
-    """Everything resolved once for one instrumented WSGI app."""
+    """Everything resolved once for one instrumented app; an instrumentor's ``<Lib>Telemetry``
+    subclasses it to add its hooks and options."""
 
     __slots__ = (
         "_shared",
@@ -97,7 +147,7 @@ class ServerTelemetry:
         library: str,
         tracer_provider: Optional[TracerProvider] = None,
         meter_provider: Optional[MeterProvider] = None,
-        excluded_urls: Optional[object] = None,
+        excluded_urls: Union[str, Iterable[str], None] = None,
         mode: Optional[SemconvMode] = None,
     ) -> None:
         self.mode = mode if mode is not None else opt_in_mode("http")
@@ -105,51 +155,53 @@ class ServerTelemetry:
         self.new = self.mode.new
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
-        meter = get_meter(scope, version, meter_provider, schema_url=url)
-        active = active_requests(scope, version, meter_provider, url)
-        self.metrics = HttpServerMetrics(meter, self.mode, active)
+        self.metrics = HttpServerMetrics(
+            get_meter(scope, version, meter_provider, schema_url=url),
+            self.mode,
+            active_requests(scope, version, meter_provider, url),
+        )
         self.excluded: Optional[ExcludedUrls] = (
-            ExcludedUrls.from_config(library, excluded_urls)  # type: ignore[arg-type]
-            or None
+            ExcludedUrls.from_config(library, excluded_urls) or None
         )
         self.headers: Optional[HeaderCapture] = HeaderCapture.from_config("SERVER") or None
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
-        self._shared: dict[tuple[Any, ...], tuple[dict[str, AttributeValue], ActiveKey]] = {}
+        self._shared: dict[tuple[Any, ...], _Shared] = {}
 
-    def is_excluded(self, environ: Environ) -> bool:
+    def is_excluded(self, request: ServerRequest) -> bool:
+        """Whether the request's URL matches an excluded pattern (the URL is built only when
+        there are patterns)."""
         excluded = self.excluded
-        return excluded is not None and excluded.matches(request_url(environ))
+        return excluded is not None and excluded.matches(request.url())
 
-    def begin(self, environ: Environ) -> ServerCall:
+    def begin(self, request: ServerRequest) -> ServerCall:
         """Start the clock on a request and count it as active."""
-        return ServerCall(self, environ)
+        return ServerCall(self, request)
 
     def request_attributes(
-        self, environ: Environ, method: str, original: Optional[str]
+        self, request: ServerRequest, method: str, original: Optional[str]
     ) -> dict[str, AttributeValue]:
         """The span attributes of a request, in the configured semconv mode(s)."""
-        return self.request_attributes_and_active_key(environ, method, original)[0]
+        return self.attributes_and_shared(request, method, original)[0]
 
-    def request_attributes_and_active_key(
-        self, environ: Environ, method: str, original: Optional[str]
-    ) -> tuple[dict[str, AttributeValue], ActiveKey]:
-        """The request's span attributes and its ``http.server.active_requests`` key.
+    def attributes_and_shared(
+        self, request: ServerRequest, method: str, original: Optional[str]
+    ) -> tuple[dict[str, AttributeValue], _Shared]:
+        """The request's span attributes, and what it shares with similar requests.
 
         What stays the same across requests of one client and server (method, scheme, host,
         port, protocol, user agent) is computed once per distinct combination and cached; a
         request then copies it and adds its own target, path, query and peer.
         """
-        get = environ.get
         key = (
             method,
             original,
-            get("SERVER_NAME"),
-            get("wsgi.url_scheme"),
-            get("HTTP_HOST"),
-            get("SERVER_PORT"),
-            get("SERVER_PROTOCOL"),
-            get("HTTP_USER_AGENT"),
+            request.server_name,
+            request.scheme,
+            request.host,
+            request.server_port,
+            request.protocol,
+            request.user_agent,
         )
         shared = self._shared.get(key)
         if shared is None:
@@ -157,40 +209,38 @@ class ServerTelemetry:
             if len(self._shared) >= _SHARED_CACHE_LIMIT:
                 self._shared.clear()
             self._shared[key] = shared
-        attrs = dict(shared[0])
-        remote_addr = get("REMOTE_ADDR")
-        remote_port = get("REMOTE_PORT")
+        attrs = dict(shared.attributes)
+        peer_address = request.peer_address
+        peer_port = request.peer_port
         if self.old:
-            target = get("RAW_URI") or get("REQUEST_URI")
+            target = request.target
             if target:
                 attrs[n.HTTP_TARGET] = self.redactor.redact_target(target)
             else:
-                attrs[n.HTTP_URL] = self.redactor.redact_url(request_url(environ))
-            if remote_addr:
-                attrs[n.NET_PEER_IP] = remote_addr
-            if remote_port:
-                peer_port = _int(remote_port)
-                if peer_port is not None:
-                    attrs[n.NET_PEER_PORT] = peer_port
-            remote_host = get("REMOTE_HOST")
-            if remote_host and remote_host != remote_addr:
-                attrs[n.NET_PEER_NAME] = remote_host
+                attrs[n.HTTP_URL] = self.redactor.redact_url(request.url())
+            if peer_address:
+                attrs[n.NET_PEER_IP] = peer_address
+            if peer_port:
+                port = _int(peer_port)
+                if port is not None:
+                    attrs[n.NET_PEER_PORT] = port
+            peer_name = request.peer_name
+            if peer_name and peer_name != peer_address:
+                attrs[n.NET_PEER_NAME] = peer_name
         if self.new:
-            attrs[n.URL_PATH] = (get("SCRIPT_NAME") or "") + (get("PATH_INFO") or "") or "/"
-            query = get("QUERY_STRING")
+            attrs[n.URL_PATH] = request.path
+            query = request.query
             if query:
                 attrs[n.URL_QUERY] = self.redactor.redact_query(query)
-            if remote_addr:
-                attrs[n.CLIENT_ADDRESS] = remote_addr
-            if remote_port:
-                client_port = _int(remote_port)
-                if client_port is not None:
-                    attrs[n.CLIENT_PORT] = client_port
-        return attrs, shared[1]
+            if peer_address:
+                attrs[n.CLIENT_ADDRESS] = peer_address
+            if peer_port:
+                port = _int(peer_port)
+                if port is not None:
+                    attrs[n.CLIENT_PORT] = port
+        return attrs, shared
 
-    def _shared_attributes(
-        self, key: tuple[Any, ...]
-    ) -> tuple[dict[str, AttributeValue], ActiveKey]:
+    def _shared_attributes(self, key: tuple[Any, ...]) -> _Shared:
         method, original, server_name, scheme, host, server_port, protocol, user_agent = key
         attrs: dict[str, AttributeValue] = {}
         flavor = protocol_version(protocol)
@@ -217,7 +267,7 @@ class ServerTelemetry:
                 attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = original
             if scheme:
                 attrs[n.URL_SCHEME] = scheme
-            address, address_port = _split_host(host) if host else (server_name, None)
+            address, address_port = split_host_port(host) if host else (server_name, None)
             if address:
                 attrs[n.SERVER_ADDRESS] = address
             if address_port is None and server_port:
@@ -232,8 +282,22 @@ class ServerTelemetry:
             synthetic = synthetic_user_agent_type(user_agent)
             if synthetic is not None:
                 attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
-        active = {k: attrs[k] for k in self.metrics.active_keys if k in attrs}
-        return attrs, (tuple(active.items()), active)
+        return _Shared(attrs, self.metrics)
+
+
+class _Shared:
+    """What requests with the same method, scheme, host, port, protocol and user agent share:
+    their span attributes so far, their ``http.server.active_requests`` attribute set (and its
+    key) and the request part of their duration attribute sets."""
+
+    __slots__ = ("active_attributes", "active_key", "attributes", "duration_bases")
+
+    def __init__(self, attributes: dict[str, AttributeValue], metrics: HttpServerMetrics) -> None:
+        self.attributes = attributes
+        active = {k: attributes[k] for k in metrics.active_keys if k in attributes}
+        self.active_attributes = active
+        self.active_key = tuple(active.items())
+        self.duration_bases = metrics.duration_bases(attributes)
 
 
 def _int(value: object) -> Optional[int]:
@@ -243,34 +307,21 @@ def _int(value: object) -> Optional[int]:
         return None
 
 
-def _split_host(host: str) -> tuple[str, Optional[int]]:
-    """``("example.com", 8080)`` from ``"example.com:8080"``; ``[::1]:80`` gives ``("::1", 80)``."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end != -1:
-            rest = host[end + 1 :]
-            return host[1:end], _int(rest[1:]) if rest.startswith(":") else None
-    name, sep, port = host.rpartition(":")
-    if sep and port.isdigit():
-        return name, int(port)
-    return host, None
-
-
 class ServerCall:
     """One request: its span, its attributes (shared by span and metrics) and its end."""
 
     __slots__ = (
-        "active_key",
         "attributes",
         "context",
-        "environ",
         "errored",
         "finished",
         "method",
         "original_method",
         "recorded",
+        "request",
         "route",
         "server_kind",
+        "shared",
         "span",
         "start_ns",
         "status_code",
@@ -278,15 +329,13 @@ class ServerCall:
         "telemetry",
     )
 
-    def __init__(self, telemetry: ServerTelemetry, environ: Environ) -> None:
+    def __init__(self, telemetry: ServerTelemetry, request: ServerRequest) -> None:
         self.start_ns = _time_ns()
         self.telemetry = telemetry
-        self.environ = environ
-        self.method, self.original_method = telemetry.methods.normalize(
-            environ.get("REQUEST_METHOD") or ""
-        )
-        self.attributes, active = telemetry.request_attributes_and_active_key(
-            environ, self.method, self.original_method
+        self.request = request
+        self.method, self.original_method = telemetry.methods.normalize(request.method)
+        self.attributes, shared = telemetry.attributes_and_shared(
+            request, self.method, self.original_method
         )
         self.span: Optional[Span] = None
         self.context: Optional[Context] = None
@@ -297,8 +346,8 @@ class ServerCall:
         self.finished = False
         self.streaming = True
         self.recorded: Optional[BaseException] = None
-        self.active_key = active[0]
-        telemetry.metrics.active_requests.increment(*active)
+        self.shared = shared
+        telemetry.metrics.active_requests.increment(shared.active_key, shared.active_attributes)
 
     def span_name(self, route: Optional[str] = None) -> str:
         """``"{METHOD} {route}"``; ``_OTHER`` is named ``HTTP``; no route gives the method."""
@@ -317,7 +366,8 @@ class ServerCall:
             )
             self.context = _set_span_in_context(span)
         else:
-            parent = extract(self.environ, getter=wsgi_getter)
+            request = self.request
+            parent = extract(request.carrier, getter=request.getter)
             span = telemetry.tracer.start_span(
                 name,
                 parent,
@@ -329,8 +379,7 @@ class ServerCall:
             self.server_kind = True
             headers = telemetry.headers
             if headers is not None and headers.request and span.is_recording():
-                captured = headers.request.attributes(request_headers(self.environ))
-                span.set_attributes(captured)
+                span.set_attributes(headers.request.attributes(request.headers()))
         self.span = span
         return span
 
@@ -340,16 +389,36 @@ class ServerCall:
             span = self.start_span(self.span_name())
         return span
 
-    def on_response(self, status: str, headers: list[tuple[str, str]]) -> None:
-        """Record the status line and captured response headers (called from start_response)."""
-        span = self.ensure_span()
-        code = parse_status_line(status)
+    def set_route(self, route: Optional[str], name: Optional[str] = None) -> None:
+        """A route known once the span has started (Django resolves it inside the app): it
+        becomes ``http.route`` (span and duration metric) and renames the span
+        ``"{METHOD} {route}"``; without a route, ``name`` (a URL name) renames it alone."""
+        span = self.span
+        if span is None:
+            return
+        method = self.method
+        if route:
+            self.route = route
+            self.attributes[n.HTTP_ROUTE] = route
+            if span.is_recording():
+                span.set_attribute(n.HTTP_ROUTE, route)
+                if method != "_OTHER":
+                    span.update_name(f"{method} {route}")
+        elif name and method != "_OTHER" and span.is_recording():
+            span.update_name(f"{method} {name}")
+
+    def on_response(self, status: Union[str, int], headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Record the status (a status line, or its code) and the captured response headers."""
+        span = self.span
+        if span is None:
+            span = self.start_span(self.span_name())
+        code = status if isinstance(status, int) else parse_status_line(status)
         self.status_code = code
         attrs = self.attributes
         telemetry = self.telemetry
         if code < 0:
             if telemetry.new:
-                attrs[n.ERROR_TYPE] = status
+                attrs[n.ERROR_TYPE] = str(status)
             self._set_error(span, f"Non-integer HTTP status: {status}")
         else:
             if telemetry.old:
@@ -373,10 +442,28 @@ class ServerCall:
             if capture is not None and capture.response and self.server_kind:
                 span.set_attributes(capture.response.attributes(headers))
 
+    def propagate_response(self, carrier: Any, setter: Setter[Any] = default_setter) -> None:
+        """Write ``traceresponse`` (or what the global response propagator writes) into the
+        response headers ``carrier``; nothing when no response propagator is set."""
+        propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
+        if propagator is not None and self.context is not None:
+            propagator.inject(carrier, self.context, setter=setter)
+
     def _set_error(self, span: Span, description: Optional[str]) -> None:
         if not self.errored:
             self.errored = True
             span.set_status(Status(_ERROR, description))
+
+    def record_exception_event(self, exc: BaseException) -> None:
+        """One ``exception`` event for ``exc`` (none when it is already recorded), without the
+        status: the framework may still turn it into a response that is not an error."""
+        if self.recorded is exc or self.finished:
+            return
+        span = self.span
+        if span is not None and span.is_recording():
+            event, _ = redacted_exception(exc, self.telemetry.redactor)
+            span.record_exception(exc, attributes=event)
+        self.recorded = exc
 
     def record_exception(self, exc: BaseException, *, error_type: bool) -> None:
         """Record ``exc`` on the span: an ``exception`` event and ERROR ``"Type: message"``.
@@ -398,45 +485,31 @@ class ServerCall:
             self.attributes[n.ERROR_TYPE] = qualname
             span.set_attribute(n.ERROR_TYPE, qualname)
 
+    @_FINISHING
     def finish(self, exc: Optional[BaseException] = None) -> None:
-        """End the span and record the metrics; only the first call does anything."""
+        """End the span and record the metrics; only the first call does anything, and a
+        failure of our own is logged (the guard), never raised into the server."""
         if self.finished:
             return
         self.finished = True
         end_ns = _time_ns()
-        span = self.ensure_span()
-        if exc is not None:
-            self.record_exception(exc, error_type=True)
-        span.end(end_ns)
-        telemetry = self.telemetry
-        telemetry.metrics.record_duration(
-            end_ns - self.start_ns, self.attributes, self.route, self.context
-        )
-        telemetry.metrics.active_requests.decrement(self.active_key)
-
-    def wrap_start_response(
-        self,
-        start_response: StartResponse,
-        hook: Optional[Callable[[Span, str, list[tuple[str, str]]], None]] = None,
-    ) -> StartResponse:
-        """``start_response`` that records the status first (and injects ``traceresponse``
-        when a response propagator is set), then runs ``hook(span, status, headers)``."""
-
-        def traced_start_response(
-            status: str, response_headers: list[tuple[str, str]], *args: Any
-        ) -> Callable[[bytes], object]:
-            try:
-                propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
-                if propagator is not None and self.context is not None:
-                    propagator.inject(response_headers, self.context, setter=_header_list_setter)
-                self.on_response(status, response_headers)
-                if hook is not None:
-                    hook(self.ensure_span(), status, response_headers)
-            except Exception:  # never let telemetry break the response
-                logger.debug("recording the response failed", exc_info=True)
-            return start_response(status, response_headers, *args)
-
-        return traced_start_response
+        metrics = self.telemetry.metrics
+        try:
+            span = self.span
+            if span is None:
+                span = self.start_span(self.span_name())
+            if exc is not None:
+                self.record_exception(exc, error_type=True)
+            span.end(end_ns)
+            metrics.record_duration(
+                end_ns - self.start_ns,
+                self.attributes,
+                self.route,
+                self.context,
+                self.shared.duration_bases,
+            )
+        finally:
+            metrics.active_requests.decrement(self.shared.active_key)
 
     def wrap_response(self, iterable: Iterable[bytes]) -> Iterable[bytes]:
         """The response body, ending the span and metrics when the server closes it.
@@ -450,19 +523,8 @@ class ServerCall:
         return ResponseIterable(iterable, self)
 
 
-class _HeaderListSetter:
-    """Writes propagation headers into a WSGI header list."""
-
-    @staticmethod
-    def set(carrier: list[tuple[str, str]], key: str, value: str) -> None:
-        carrier.append((key, value))
-
-
-_header_list_setter: Final = _HeaderListSetter()
-
-
 class ResponseIterable:
-    """A WSGI response body that keeps the span current while it is read and ends it on close.
+    """A response body that keeps the span current while it is read and ends it on close.
 
     A plain ``__slots__`` class rather than a ``wrapt`` proxy: it sits on the per-chunk path.
     """
@@ -506,30 +568,3 @@ class ResponseIterable:
             raise
         finally:
             call.finish()
-
-
-def collect_request_attributes(
-    environ: Environ, mode: Optional[SemconvMode] = None
-) -> dict[str, AttributeValue]:
-    """Upstream's helper: the span attributes of a request (no metrics, no span)."""
-    telemetry = _attribute_builder(mode if mode is not None else opt_in_mode("http"))
-    # Read the method variables on each call, as upstream's sanitize_method does.
-    method, original = MethodNormalizer.from_env().normalize(environ.get("REQUEST_METHOD") or "")
-    return telemetry.request_attributes(environ, method, original)
-
-
-_builders: dict[str, ServerTelemetry] = {}
-
-
-def _attribute_builder(mode: SemconvMode) -> ServerTelemetry:
-    builder = _builders.get(mode.name)
-    if builder is None:
-        builder = _builders[mode.name] = ServerTelemetry(
-            scope="instrumentarium.wsgi",
-            version="",
-            library="WSGI",
-            tracer_provider=NoOpTracerProvider(),
-            meter_provider=NoOpMeterProvider(),
-            mode=mode,
-        )
-    return builder
