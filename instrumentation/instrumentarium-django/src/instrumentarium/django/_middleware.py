@@ -75,14 +75,7 @@ class DjangoTelemetry(ServerTelemetry):
     __slots__ = ("commenter", "request_hook", "response_hook", "traced_attrs")
 
     def __init__(self, config: DjangoConfig) -> None:
-        super().__init__(
-            scope="instrumentarium.django",
-            version=__version__,
-            library="DJANGO",
-            tracer_provider=config.tracer_provider,
-            meter_provider=config.meter_provider,
-            excluded_urls=config.excluded_urls,
-        )
+        super().__init__("instrumentarium.django", __version__, "DJANGO", config)
         self.request_hook = safe_hook(config.request_hook, "request_hook")
         self.response_hook = safe_hook(config.response_hook, "response_hook")
         self.traced_attrs = traced_request_attrs("DJANGO", config.traced_request_attributes)
@@ -165,11 +158,13 @@ def _leave(call: _DjangoCall) -> None:
     _detach(call.token)  # type: ignore[arg-type]
 
 
-def _end(call: ServerCall, request: HttpRequest, response: HttpResponseBase) -> None:
-    """Record the response; the span ends now, or when the server closes a streamed body (and
-    at once if recording failed: late rather than never)."""
+def _ended(call: _DjangoCall, request: HttpRequest, response: HttpResponseBase) -> Any:
+    """``response``, recorded once ``_leave`` has run: the span ends now, or when the server
+    closes a streamed body (and at once if recording failed: late rather than never)."""
+    _leave(call)
     if _respond(call, request, response) is None:
         call.finish()
+    return response
 
 
 @_RESPONDING
@@ -204,9 +199,10 @@ def _respond(call: ServerCall, request: HttpRequest, response: HttpResponseBase)
 
 
 @_ESCAPING
-def _escaped(call: ServerCall, request: HttpRequest, exc: BaseException) -> None:
-    """End the span of a request whose exception escapes Django, named by its route if one
-    was resolved."""
+def _escaped(call: _DjangoCall, request: HttpRequest, exc: BaseException) -> None:
+    """Once ``_leave`` has run, end the span of a request whose exception escapes Django, named
+    by its route if one was resolved."""
+    _leave(call)
     try:
         _name_from_route(call, request)
     finally:
@@ -292,10 +288,7 @@ class OpenTelemetryMiddleware:
         except BaseException as exc:  # only when Django itself lets it escape
             _escaped(call, request, exc)
             raise
-        finally:
-            _leave(call)
-        _end(call, request, response)
-        return response
+        return _ended(call, request, response)
 
     async def __acall__(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
@@ -307,10 +300,7 @@ class OpenTelemetryMiddleware:
         except BaseException as exc:  # cancellation (client gone) included
             _escaped(call, request, exc)
             raise
-        finally:
-            _leave(call)
-        _end(call, request, response)
-        return response
+        return _ended(call, request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Record the view's exception; Django then renders a response for it (always called

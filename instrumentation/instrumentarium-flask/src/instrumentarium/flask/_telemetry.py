@@ -58,14 +58,7 @@ class FlaskTelemetry(ServerTelemetry):
     __slots__ = ("commenter", "request_hook", "response_hook")
 
     def __init__(self, config: FlaskConfig) -> None:
-        super().__init__(
-            scope="instrumentarium.flask",
-            version=__version__,
-            library="FLASK",
-            tracer_provider=config.tracer_provider,
-            meter_provider=config.meter_provider,
-            excluded_urls=config.excluded_urls,
-        )
+        super().__init__("instrumentarium.flask", __version__, "FLASK", config)
         self.request_hook = safe_hook(config.request_hook, "request_hook")
         self.response_hook = _span_first(safe_hook(config.response_hook, "response_hook"))
         options = dict(config.commenter_options or {})

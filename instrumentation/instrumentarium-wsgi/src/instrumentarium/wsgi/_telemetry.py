@@ -42,14 +42,7 @@ class WsgiTelemetry(ServerTelemetry):
     __slots__ = ("request_hook", "response_hook")
 
     def __init__(self, config: WsgiConfig) -> None:
-        super().__init__(
-            scope="instrumentarium.wsgi",
-            version=__version__,
-            library="WSGI",
-            tracer_provider=config.tracer_provider,
-            meter_provider=config.meter_provider,
-            excluded_urls=config.excluded_urls,
-        )
+        super().__init__("instrumentarium.wsgi", __version__, "WSGI", config)
         self.request_hook = safe_hook(config.request_hook, "request_hook")
         self.response_hook = _with_environ(safe_hook(config.response_hook, "response_hook"))
 
@@ -109,12 +102,10 @@ _builders: dict[str, ServerTelemetry] = {}
 def _attribute_builder(mode: SemconvMode) -> ServerTelemetry:
     builder = _builders.get(mode.name)
     if builder is None:
+        options = WsgiConfig(
+            tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider()
+        )
         builder = _builders[mode.name] = ServerTelemetry(
-            scope="instrumentarium.wsgi",
-            version="",
-            library="WSGI",
-            tracer_provider=NoOpTracerProvider(),
-            meter_provider=NoOpMeterProvider(),
-            mode=mode,
+            "instrumentarium.wsgi", "", "WSGI", options, mode
         )
     return builder

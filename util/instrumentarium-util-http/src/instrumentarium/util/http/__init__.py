@@ -53,7 +53,13 @@ from ._redact import (
     redacted_exception,
     remove_url_credentials,
 )
-from ._server import ResponseIterable, ServerCall, ServerRequest, ServerTelemetry
+from ._server import (
+    ResponseIterable,
+    ServerCall,
+    ServerOptions,
+    ServerRequest,
+    ServerTelemetry,
+)
 from ._status import (
     client_status_is_error,
     parse_status_line,
@@ -127,6 +133,7 @@ __all__ = [
     # servers
     "ServerTelemetry",
     "ServerCall",
+    "ServerOptions",
     "ServerRequest",
     "ResponseIterable",
     "WsgiRequest",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Final, Optional, Union
+from typing import Any, ClassVar, Final, Optional, Protocol, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -53,7 +53,7 @@ from ._status import (
     synthetic_user_agent_type,
 )
 
-__all__ = ["ResponseIterable", "ServerCall", "ServerRequest", "ServerTelemetry"]
+__all__ = ["ResponseIterable", "ServerCall", "ServerOptions", "ServerRequest", "ServerTelemetry"]
 
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
@@ -122,6 +122,17 @@ class ServerRequest:
         raise NotImplementedError
 
 
+class ServerOptions(Protocol):
+    """The options every server instrumentor has (its ``<Lib>Config`` declares them)."""
+
+    @property
+    def tracer_provider(self) -> Optional[TracerProvider]: ...
+    @property
+    def meter_provider(self) -> Optional[MeterProvider]: ...
+    @property
+    def excluded_urls(self) -> Union[str, Iterable[str], None]: ...
+
+
 class ServerTelemetry:
     """Everything resolved once for one instrumented app; an instrumentor's ``<Lib>Telemetry``
     subclasses it to add its hooks and options."""
@@ -141,15 +152,16 @@ class ServerTelemetry:
 
     def __init__(
         self,
-        *,
         scope: str,
         version: str,
         library: str,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        excluded_urls: Union[str, Iterable[str], None] = None,
+        options: ServerOptions,
         mode: Optional[SemconvMode] = None,
     ) -> None:
+        """``scope``, ``version``: the tracer's and meter's instrumentation scope; ``library``
+        names ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS``; ``options``: the instrumentor's config."""
+        tracer_provider = options.tracer_provider
+        meter_provider = options.meter_provider
         self.mode = mode if mode is not None else opt_in_mode("http")
         self.old = self.mode.old
         self.new = self.mode.new
@@ -161,7 +173,7 @@ class ServerTelemetry:
             active_requests(scope, version, meter_provider, url),
         )
         self.excluded: Optional[ExcludedUrls] = (
-            ExcludedUrls.from_config(library, excluded_urls) or None
+            ExcludedUrls.from_config(library, options.excluded_urls) or None
         )
         self.headers: Optional[HeaderCapture] = HeaderCapture.from_config("SERVER") or None
         self.methods = MethodNormalizer.from_env()
@@ -242,46 +254,37 @@ class ServerTelemetry:
 
     def _shared_attributes(self, key: tuple[Any, ...]) -> _Shared:
         method, original, server_name, scheme, host, server_port, protocol, user_agent = key
-        attrs: dict[str, AttributeValue] = {}
         flavor = protocol_version(protocol)
+        port = _int(server_port) if server_port else None
+        pairs: list[tuple[str, Any]] = []
         if self.old:
-            attrs[n.HTTP_METHOD] = method
-            if server_name:
-                attrs[n.HTTP_SERVER_NAME] = server_name
-            if scheme:
-                attrs[n.HTTP_SCHEME] = scheme
-            if host:
-                attrs[n.NET_HOST_NAME] = host
-                attrs[n.HTTP_HOST] = host
-            if server_port:
-                port = _int(server_port)
-                if port is not None:
-                    attrs[n.NET_HOST_PORT] = port
-            if user_agent:
-                attrs[n.HTTP_USER_AGENT] = user_agent
-            if flavor:
-                attrs[n.HTTP_FLAVOR] = flavor
+            pairs += (
+                (n.HTTP_METHOD, method),
+                (n.HTTP_SERVER_NAME, server_name),
+                (n.HTTP_SCHEME, scheme),
+                (n.NET_HOST_NAME, host),
+                (n.HTTP_HOST, host),
+                (n.NET_HOST_PORT, port),
+                (n.HTTP_USER_AGENT, user_agent),
+                (n.HTTP_FLAVOR, flavor),
+            )
         if self.new:
-            attrs[n.HTTP_REQUEST_METHOD] = method
-            if original is not None:
-                attrs[n.HTTP_REQUEST_METHOD_ORIGINAL] = original
-            if scheme:
-                attrs[n.URL_SCHEME] = scheme
-            address, address_port = split_host_port(host) if host else (server_name, None)
-            if address:
-                attrs[n.SERVER_ADDRESS] = address
-            if address_port is None and server_port:
-                address_port = _int(server_port)
-            if address_port is not None:
-                attrs[n.SERVER_PORT] = address_port
-            if user_agent:
-                attrs[n.USER_AGENT_ORIGINAL] = user_agent
-            if flavor:
-                attrs[n.NETWORK_PROTOCOL_VERSION] = flavor
-        if user_agent:
-            synthetic = synthetic_user_agent_type(user_agent)
-            if synthetic is not None:
-                attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
+            # server.address/port: from Host, else the server's own name and port
+            address, address_port = split_host_port(host, port) if host else (server_name, port)
+            pairs += (
+                (n.HTTP_REQUEST_METHOD, method),
+                (n.HTTP_REQUEST_METHOD_ORIGINAL, original),
+                (n.URL_SCHEME, scheme),
+                (n.SERVER_ADDRESS, address),
+                (n.SERVER_PORT, address_port),
+                (n.USER_AGENT_ORIGINAL, user_agent),
+                (n.NETWORK_PROTOCOL_VERSION, flavor),
+            )
+        pairs.append((n.USER_AGENT_SYNTHETIC_TYPE, synthetic_user_agent_type(user_agent)))
+        # An empty text is no value (an empty SERVER_NAME or Host is left out); 0 is a value.
+        attrs: dict[str, AttributeValue] = {
+            name: value for name, value in pairs if value is not None and value != ""
+        }
         return _Shared(attrs, self.metrics)
 
 
