@@ -102,11 +102,17 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
     telemetry = ACTIVE.global_
     if telemetry is None:
         return None
-    described = _describe(request, asgi)
+    described = WsgiRequest(request.META)
+    if asgi:  # META lacks the scheme and protocol of an ASGI request: the scope has them
+        scope = getattr(request, "scope", None) or {}
+        described.scheme = scope.get("scheme") or "http"
+        version = scope.get("http_version")
+        if version:
+            described.protocol = f"HTTP/{version}"
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(_url_without_query(request, described)):
         return None
-    traced = _traced_attributes(request, telemetry.traced_attrs)
+    traced = _traced_attributes(request, telemetry.traced_attrs) if telemetry.traced_attrs else None
     call = _DjangoCall(telemetry, described)
     if traced:
         call.attributes.update(traced)
@@ -118,19 +124,6 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
     commenter = telemetry.commenter
     call.queries = commenter.enter(request) if commenter is not None else None
     return call
-
-
-def _describe(request: HttpRequest, asgi: bool) -> WsgiRequest:
-    """The request as the server core reads it: Django's ``request.META``, and under ASGI the
-    scheme and protocol that ``META`` lacks, from the ASGI scope."""
-    described = WsgiRequest(request.META)
-    if asgi:
-        scope = getattr(request, "scope", None) or {}
-        described.scheme = scope.get("scheme") or "http"
-        version = scope.get("http_version")
-        if version:
-            described.protocol = f"HTTP/{version}"
-    return described
 
 
 def _traced_attributes(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
