@@ -53,7 +53,14 @@ from ._status import (
     synthetic_user_agent_type,
 )
 
-__all__ = ["ResponseIterable", "ServerCall", "ServerOptions", "ServerRequest", "ServerTelemetry"]
+__all__ = [
+    "BufferedBody",
+    "ResponseIterable",
+    "ServerCall",
+    "ServerOptions",
+    "ServerRequest",
+    "ServerTelemetry",
+]
 
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
@@ -518,12 +525,33 @@ class ServerCall:
         """The response body, ending the span and metrics when the server closes it.
 
         A body that is already in memory (a list or tuple, or a framework response that says it
-        is not streamed: ``streaming`` False) ends the request now and is returned unchanged.
+        is not streamed: ``streaming`` False) ends the request now; a list or tuple comes back as
+        a ``BufferedBody``, an iterator that is still a list.
         """
-        if not self.streaming or isinstance(iterable, (list, tuple)):
+        if isinstance(iterable, (list, tuple)):
+            self.finish()
+            return BufferedBody(iterable)
+        if not self.streaming:
             self.finish()
             return iterable
         return ResponseIterable(iterable, self)
+
+
+class BufferedBody(list):  # type: ignore[type-arg]
+    """A body the app returned in memory, its request already ended: still a list (a server
+    that sees one item sets ``Content-Length`` from it, and iterates it at C speed) and also an
+    iterator, as upstream's wrapped response is, so ``next(body)`` works."""
+
+    __slots__ = ("_iterator",)
+
+    _iterator: Iterator[bytes]
+
+    def __next__(self) -> bytes:
+        try:
+            iterator = self._iterator
+        except AttributeError:
+            iterator = self._iterator = list.__iter__(self)
+        return next(iterator)
 
 
 class ResponseIterable:
