@@ -261,6 +261,8 @@ class ServerTelemetry:
 
     def _shared_attributes(self, key: tuple[Any, ...]) -> _Shared:
         method, original, server_name, scheme, host, server_port, protocol, user_agent = key
+        if host and "@" in host:  # userinfo of an absolute-form target: a secret, never a host
+            host = host.rpartition("@")[2]
         flavor = protocol_version(protocol)
         port = _int(server_port) if server_port else None
         pairs: list[tuple[str, Any]] = []
