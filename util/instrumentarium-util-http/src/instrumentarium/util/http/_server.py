@@ -124,6 +124,18 @@ class ServerRequest:
         """The full URL, query included, as the client asked for it."""
         raise NotImplementedError
 
+    def decode_bytes(self) -> bool:
+        """Turn every ``bytes`` value into text (Latin-1, as HTTP header bytes are): a server
+        or a test client that hands bytes where text is due; False when there was none. The
+        core calls it only when a ``TypeError`` says so, so text costs nothing."""
+        found = False
+        for name in ServerRequest.__slots__:
+            value = getattr(self, name, None)
+            if isinstance(value, bytes) and name != "carrier":
+                setattr(self, name, value.decode("latin-1"))
+                found = True
+        return found
+
     def headers(self) -> Iterable[tuple[str, str]]:
         """The request headers as ``(name, value)`` pairs."""
         raise NotImplementedError
@@ -210,8 +222,19 @@ class ServerTelemetry:
 
         What stays the same across requests of one client and server (method, scheme, host,
         port, protocol, user agent) is computed once per distinct combination and cached; a
-        request then copies it and adds its own target, path, query and peer.
+        request then copies it and adds its own target, path, query and peer. Values a server
+        gave as ``bytes`` are read as Latin-1 text (the ``TypeError`` they raise says so).
         """
+        try:
+            return self._attributes_and_shared(request, method, original)
+        except TypeError:
+            if not request.decode_bytes():
+                raise
+            return self._attributes_and_shared(request, method, original)
+
+    def _attributes_and_shared(
+        self, request: ServerRequest, method: str, original: Optional[str]
+    ) -> tuple[dict[str, AttributeValue], _Shared]:
         key = (
             method,
             original,

@@ -59,7 +59,7 @@ class WSGIGetter(Getter[Environ]):
         value = carrier.get(_header_keys.get(key) or _environ_key(key))
         if value is None:
             return None
-        return [value]
+        return [_text(value)]
 
     def keys(self, carrier: Environ) -> list[str]:
         return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
@@ -89,14 +89,22 @@ class WsgiRequest(ServerRequest):
         self.protocol = get("SERVER_PROTOCOL")
         self.user_agent = get("HTTP_USER_AGENT")
         self.target = get("RAW_URI") or get("REQUEST_URI")
-        self.path = (get("SCRIPT_NAME") or "") + (get("PATH_INFO") or "") or "/"
+        try:
+            self.path = (get("SCRIPT_NAME") or "") + (get("PATH_INFO") or "") or "/"
+        except TypeError:  # one of them bytes
+            self.path = _text(get("SCRIPT_NAME") or "") + _text(get("PATH_INFO") or "") or "/"
         self.query = get("QUERY_STRING")
         self.peer_address = get("REMOTE_ADDR")
         self.peer_port = get("REMOTE_PORT")
         self.peer_name = get("REMOTE_HOST")
 
     def url(self) -> str:
-        return _url(self.carrier, self.scheme or "http")
+        try:
+            return _url(self.carrier, self.scheme or "http")
+        except TypeError:  # bytes in the environ
+            return _url(
+                {k: _text(v) for k, v in self.carrier.items()}, _text(self.scheme or "http")
+            )
 
     def authority(self) -> str:
         """``Host`` as sent, else ``SERVER_NAME[:SERVER_PORT]``: the URL's authority."""
@@ -111,9 +119,14 @@ def request_headers(environ: Environ) -> Iterator[tuple[str, str]]:
     ``Content-Length``, which WSGI keeps without the ``HTTP_`` prefix."""
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            yield key[5:].replace("_", "-"), value
+            yield key[5:].replace("_", "-"), _text(value)
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            yield key.replace("_", "-"), value
+            yield key.replace("_", "-"), _text(value)
+
+
+def _text(value: Any) -> Any:
+    """``value``, with ``bytes`` read as Latin-1 text (PEP 3333 native strings are Latin-1)."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def host_and_port(environ: Environ, scheme: str) -> str:
@@ -148,6 +161,7 @@ def _url(environ: Environ, scheme: str) -> str:
             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
             safe="/;=,",
             encoding="latin1",
+            errors="replace",  # text outside Latin-1 (not PEP 3333 but seen) never raises
         )
         or "/"
     )  # wsgiref.util.request_uri: the root of the site is "/"
