@@ -10,9 +10,11 @@ Each test gets a fresh ``TracerProvider`` (simple processor, in-memory exporter)
 from __future__ import annotations
 
 import inspect
+import logging
 import os
+import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -122,6 +124,58 @@ def instrument(
 def metric_points(metric_reader: InMemoryMetricReader) -> Any:
     """Call it to get ``{instrument name: [data points]}`` recorded so far."""
     return lambda: collect_metric_points(metric_reader)
+
+
+class GuardLog:
+    """What the guards logged about a step that ``broken_step`` broke."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def sites(self) -> dict[str, list[int]]:
+        """``{message: [level, ...]}``: one message per guard that caught the failure."""
+        sites: dict[str, list[int]] = {}
+        for record in self._caplog.records:
+            if (
+                record.name == "instrumentarium"
+                and record.exc_info is not None
+                and str(record.exc_info[1]) == "broken step"
+            ):
+                sites.setdefault(record.getMessage(), []).append(record.levelno)
+        return sites
+
+    def once_per_site(self, failures: int) -> bool:
+        """Each guard that caught the failure did so ``failures`` times, and logged it at
+        WARNING the first time only."""
+        sites = self.sites()
+        return bool(sites) and all(
+            levels == [logging.WARNING] + [logging.DEBUG] * (failures - 1)
+            for levels in sites.values()
+        )
+
+
+@pytest.fixture
+def broken_step(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Callable[[object, str], GuardLog]:
+    """``broken_step(owner, "method")`` makes that step of our telemetry raise
+    ``RuntimeError("broken step")``; the ``GuardLog`` it returns tells what the guards logged.
+    Every guard starts the test as if it had never failed (a guard warns once per process)."""
+    caplog.set_level(logging.DEBUG, logger="instrumentarium")
+    for name, module in list(sys.modules.items()):
+        if name.startswith("instrumentarium."):
+            for value in list(vars(module).values()):
+                if isinstance(value, safety.Guard):
+                    monkeypatch.setattr(value, "failed", False)
+
+    def breaks(owner: object, method: str) -> GuardLog:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("broken step")
+
+        monkeypatch.setattr(owner, method, broken)
+        return GuardLog(caplog)
+
+    return breaks
 
 
 @pytest.fixture(scope="session")

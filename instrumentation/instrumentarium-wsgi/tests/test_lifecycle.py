@@ -392,3 +392,46 @@ class TestCurrentSpan:
         work, request = span_exporter.get_finished_spans()
         assert work.parent is not None
         assert work.parent.span_id == request.context.span_id
+
+
+class TestBodyIsAnIterator:
+    """The response the middleware returns is an iterator, as upstream's: ``next()`` works on
+    it directly, whatever the app returned, and the span still ends exactly once."""
+
+    def test_next_on_a_list_body(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """A body the app returned as a list gives its items to ``next()``, then stops; it
+        keeps its length (servers set ``Content-Length`` from a one-item body)."""
+        result = wrap()(environ(), make_start_response())
+        assert len(result) == 1
+        assert next(result) == b"hello"
+        with pytest.raises(StopIteration):
+            next(result)
+        assert len(span_exporter.get_finished_spans()) == 1
+
+    def test_next_on_a_streamed_body(
+        self,
+        wrap: Callable[..., Any],
+        environ: Callable[..., Any],
+        make_start_response: Callable[..., Any],
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """A generator body read with ``next()`` and then closed ends its span once."""
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            yield b"a"
+            yield b"b"
+
+        result = wrap(app)(environ(), make_start_response())
+        assert [next(result), next(result)] == [b"a", b"b"]
+        with pytest.raises(StopIteration):
+            next(result)
+        result.close()
+        result.close()
+        assert len(span_exporter.get_finished_spans()) == 1

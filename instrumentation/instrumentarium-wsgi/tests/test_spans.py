@@ -397,6 +397,30 @@ class TestRedaction:
         attributes = _one_span(span_exporter).attributes
         assert "u:p" not in attributes["http.url"]
 
+    @pytest.mark.parametrize("raw", [{"RAW_URI": "http://user:SeCrEt@localhost/abs"}, {}])
+    def test_userinfo_in_an_absolute_target_reaches_no_attribute(
+        self,
+        semconv: str,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        span_exporter: InMemorySpanExporter,
+        metric_points: Callable[[], dict[str, list[Any]]],
+        raw: dict[str, str],
+    ) -> None:
+        """``GET http://user:SeCrEt@localhost/abs`` makes servers put ``user:SeCrEt@localhost``
+        in ``HTTP_HOST``: the password reaches no span or metric attribute in any mode, and the
+        host is still recorded, without the userinfo (issue 14, item 12)."""
+        run(wrap(), environ(HTTP_HOST="user:SeCrEt@localhost", PATH_INFO="/abs", **raw))
+        attributes = _one_span(span_exporter).attributes
+        values = [str(value) for value in attributes.values()]
+        for points in metric_points().values():
+            values += [str(value) for point in points for value in point.attributes.values()]
+        assert not [value for value in values if "SeCrEt" in value or "user" in value]
+        host_keys = ("http.host", "net.host.name", "server.address")
+        assert [attributes[key] for key in host_keys if key in attributes]
+        assert {attributes[key] for key in host_keys if key in attributes} == {"localhost"}
+
     def test_extra_names_from_environment(
         self,
         monkeypatch: pytest.MonkeyPatch,

@@ -28,8 +28,9 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from instrumentarium.util.config import env_flag
 
-from . import _middleware, _settings
-from ._middleware import DjangoTelemetry, OpenTelemetryMiddleware
+from . import _settings
+from ._config import DjangoConfig
+from ._middleware import ACTIVE, DjangoTelemetry, OpenTelemetryMiddleware, listen_for_exceptions
 from .package import _instruments
 from .version import __version__
 
@@ -73,32 +74,26 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         if not env_flag(INSTRUMENT_ENV, True):
             return
-        telemetry = DjangoTelemetry(
-            tracer_provider=kwargs.get("tracer_provider"),
-            meter_provider=kwargs.get("meter_provider"),
-            excluded_urls=kwargs.get("excluded_urls"),
-            request_hook=kwargs.get("request_hook"),
-            response_hook=kwargs.get("response_hook"),
-            traced_request_attributes=kwargs.get("traced_request_attributes"),
-        )
-        _middleware.activate(telemetry)
+        config = DjangoConfig.resolve(kwargs)
+        telemetry = DjangoTelemetry(config)
+        ACTIVE.set_global(telemetry)
 
         def on_first(settings: Any) -> None:
-            _middleware.listen_for_exceptions(True)
-            if kwargs.get("is_sql_commentor_enabled", False):
+            listen_for_exceptions(True)
+            if config.is_sql_commentor_enabled:
                 from ._sqlcommenter import SqlCommenter  # noqa: PLC0415 - imports django.db lazily
 
-                telemetry.commenter = SqlCommenter(kwargs.get("commenter_options"), settings)
+                telemetry.commenter = SqlCommenter(config.commenter_options, settings)
 
         # Placed now when the settings can be read, else when Django first loads a middleware
         # chain (opentelemetry-instrument starts before the app: Django not imported yet, or
         # DJANGO_SETTINGS_MODULE not set yet), and again into any settings swapped in later.
-        self._placement = _settings.Placement(kwargs.get("middleware_position"), on_first)
+        self._placement = _settings.Placement(config.middleware_position, on_first)
         self._placement.start()
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        _middleware.activate(None)
-        _middleware.listen_for_exceptions(False)
+        ACTIVE.set_global(None)
+        listen_for_exceptions(False)
         placement, self._placement = self._placement, None
         if placement is not None:
             placement.stop()

@@ -15,8 +15,8 @@ settings, as upstream reads them; each defaults to on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 from urllib.parse import quote
 
@@ -38,7 +38,8 @@ COMMENTER_OPTIONS: Final = (
 
 
 class SqlCommenter:
-    """Which tags to add, resolved once; ``wrap(request)`` covers one request's queries."""
+    """Which tags to add, resolved once; ``enter(request)`` covers one request's queries until
+    the stack it returns is closed."""
 
     __slots__ = ("enabled", "framework")
 
@@ -58,15 +59,16 @@ class SqlCommenter:
 
         self.framework = f"django:{django.get_version()}"
 
-    @contextmanager
-    def wrap(self, request: HttpRequest) -> Iterator[None]:
+    def enter(self, request: HttpRequest) -> ExitStack:
+        """Put the request's query wrapper on every database connection; closing the returned
+        stack takes them off again."""
         from django.db import connections  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
 
         with ExitStack() as stack:
             wrapper = _QueryWrapper(self, request)
             for connection in connections.all():
                 stack.enter_context(connection.execute_wrapper(wrapper))
-            yield
+            return stack.pop_all()
 
 
 class _QueryWrapper:

@@ -19,19 +19,25 @@ Options, environment variables and attributes are listed in the README.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
 
+from instrumentarium.util.config import OFF
 from instrumentarium.util.safety import logger
 
-from . import _handler
-from ._handler import FlaskHandler
+from ._config import FlaskConfig, RequestHook, ResponseHook
+from ._telemetry import ACTIVE, FlaskTelemetry
 from .package import _instruments
 from .version import __version__
+
+if TYPE_CHECKING:
+    import flask
 
 __all__ = ["FlaskInstrumentor", "__version__"]
 
@@ -54,55 +60,35 @@ class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        _handler.set_global_handler(
-            FlaskHandler(
-                request_hook=kwargs.get("request_hook"),
-                response_hook=kwargs.get("response_hook"),
-                tracer_provider=kwargs.get("tracer_provider"),
-                excluded_urls=kwargs.get("excluded_urls"),
-                enable_commenter=kwargs.get("enable_commenter", True),
-                commenter_options=kwargs.get("commenter_options"),
-                meter_provider=kwargs.get("meter_provider"),
-            )
-        )
+        ACTIVE.set_global(FlaskTelemetry(FlaskConfig.resolve(kwargs)))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        _handler.set_global_handler(None)
+        ACTIVE.set_global(None)
 
     @staticmethod
     def instrument_app(
-        app: Any,
-        request_hook: Any = None,
-        response_hook: Any = None,
-        tracer_provider: Any = None,
-        excluded_urls: Any = None,
+        app: flask.Flask,
+        request_hook: Optional[RequestHook] = None,
+        response_hook: Optional[ResponseHook] = None,
+        tracer_provider: Optional[TracerProvider] = None,
+        excluded_urls: Union[str, Iterable[str], None] = None,
         enable_commenter: bool = True,
-        commenter_options: Any = None,
-        meter_provider: Any = None,
+        commenter_options: Optional[Mapping[str, bool]] = None,
+        meter_provider: Optional[MeterProvider] = None,
     ) -> None:
         """Instrument one app with its own options (they win over ``instrument()``'s)."""
-        if _handler.app_is_instrumented(app):
+        config = FlaskConfig.resolve(locals())
+        if isinstance(ACTIVE.own(app), FlaskTelemetry):
             logger.warning("Attempting to instrument Flask app while already instrumented")
             return
-        _handler.set_app_handler(
-            app,
-            FlaskHandler(
-                request_hook=request_hook,
-                response_hook=response_hook,
-                tracer_provider=tracer_provider,
-                excluded_urls=excluded_urls,
-                enable_commenter=enable_commenter,
-                commenter_options=commenter_options,
-                meter_provider=meter_provider,
-            ),
-        )
-        app._is_instrumented_by_opentelemetry = True
+        ACTIVE.set_own(app, FlaskTelemetry(config))
+        app._is_instrumented_by_opentelemetry = True  # type: ignore[attr-defined]
 
     @staticmethod
-    def uninstrument_app(app: Any) -> None:
+    def uninstrument_app(app: flask.Flask) -> None:
         """Stop instrumenting ``app`` (also when ``instrument()`` covers every app)."""
-        if not _handler.app_is_instrumented(app) and _handler.handler_for(app) is None:
+        if ACTIVE.config_for(app) is None:
             logger.warning("Attempting to uninstrument Flask app while already uninstrumented")
             return
-        _handler.set_app_handler(app, None)
-        app._is_instrumented_by_opentelemetry = False
+        ACTIVE.set_own(app, OFF)
+        app._is_instrumented_by_opentelemetry = False  # type: ignore[attr-defined]

@@ -10,7 +10,9 @@ Everything here is configured once (``from_config`` / ``from_env``) and cheap pe
 * ``HttpServerMetrics`` and the attribute names and buckets in ``names``;
 * status rules: ``server_status_is_error``, ``client_status_is_error``;
 * ``HttpClientTelemetry`` / ``HttpClientCall``: one outgoing request's span and metrics, for the
-  client instrumentors (requests, urllib3), and ``http_instrumentation_suppressed``.
+  client instrumentors (requests, urllib3), and ``http_instrumentation_suppressed``;
+* ``ServerTelemetry`` / ``ServerCall``: one incoming request's span and metrics, for the server
+  instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ).
 """
 
 from __future__ import annotations
@@ -51,12 +53,31 @@ from ._redact import (
     redacted_exception,
     remove_url_credentials,
 )
+from ._server import (
+    ResponseIterable,
+    ServerCall,
+    ServerOptions,
+    ServerRequest,
+    ServerTelemetry,
+)
 from ._status import (
     client_status_is_error,
     parse_status_line,
     protocol_version,
     server_status_is_error,
     synthetic_user_agent_type,
+)
+
+# Type aliases for the WSGI fronts: re-exported, but not in __all__ (they are typing objects).
+from ._wsgi import Environ as Environ
+from ._wsgi import ResponseHook as ResponseHook
+from ._wsgi import StartResponse as StartResponse
+from ._wsgi import (
+    WSGIGetter,
+    WsgiRequest,
+    request_url,
+    traced_start_response,
+    wsgi_getter,
 )
 
 __all__ = [
@@ -109,6 +130,17 @@ __all__ = [
     "header_items",
     "http_instrumentation_suppressed",
     "http_version",
+    # servers
+    "ServerTelemetry",
+    "ServerCall",
+    "ServerOptions",
+    "ServerRequest",
+    "ResponseIterable",
+    "WsgiRequest",
+    "WSGIGetter",
+    "wsgi_getter",
+    "request_url",
+    "traced_start_response",
 ]
 
 

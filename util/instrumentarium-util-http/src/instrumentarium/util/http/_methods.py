@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Final, Optional
+from typing import Final, Optional, Union
 
 from instrumentarium.util.config import split_comma_list
 
@@ -44,7 +44,7 @@ class MethodNormalizer:
     def __init__(self, known: Iterable[str] = DEFAULT_KNOWN_METHODS, capture_all: bool = False):
         self.known = frozenset(m.strip().upper() for m in known if m.strip())
         self.capture_all = capture_all
-        self._cache: dict[str, tuple[str, Optional[str]]] = {}
+        self._cache: dict[Union[str, bytes], tuple[str, Optional[str]]] = {}
 
     @classmethod
     def from_env(cls) -> MethodNormalizer:
@@ -53,11 +53,12 @@ class MethodNormalizer:
             known = DEFAULT_KNOWN_METHODS
         return cls(known, capture_all=bool(os.environ.get(CAPTURE_ALL_METHODS_ENV)))
 
-    def normalize(self, raw: str) -> tuple[str, Optional[str]]:
+    def normalize(self, raw: Union[str, bytes]) -> tuple[str, Optional[str]]:
         hit = self._cache.get(raw)
         if hit is not None:
             return hit
-        stripped = raw.strip()
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw  # a server's bytes
+        stripped = text.strip()
         upper = stripped.upper()
         if upper and (self.capture_all or upper in self.known):
             result = (upper, stripped if stripped != upper else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider
@@ -18,6 +18,9 @@ from instrumentarium.util.semconv import SemconvMode
 from . import _names as n
 
 __all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "histogram", "pick"]
+
+# (old-mode, stable-mode) duration attributes that depend on the request only; None: not emitted
+DurationBases = tuple[Optional[dict[str, AttributeValue]], Optional[dict[str, AttributeValue]]]
 
 
 def pick(
@@ -161,25 +164,52 @@ class HttpServerMetrics:
             keys += n.SERVER_ACTIVE_ATTRS_NEW
         self.active_keys = keys
 
+    def duration_bases(self, attributes: Mapping[str, AttributeValue]) -> DurationBases:
+        """The part of each duration histogram's attribute set that does not depend on the
+        response (method, scheme, host, ...): a caller that caches a request's shared attributes
+        caches these too, so a request only adds its status and route."""
+        return (
+            pick(attributes, _OLD_REQUEST_KEYS) if self.duration_ms is not None else None,
+            pick(attributes, _NEW_REQUEST_KEYS) if self.duration_s is not None else None,
+        )
+
     def record_duration(
         self,
         elapsed_ns: int,
         attributes: Mapping[str, AttributeValue],
         route: Optional[str],
         context: Optional[Context],
+        bases: Optional[DurationBases] = None,
     ) -> None:
         """Record one request's duration with the bounded attribute set of each mode.
 
         With a route, the old-mode histogram carries it as ``http.target`` (what upstream's Flask
         and Django record there; never the raw target), the stable one as ``http.route``.
+        ``bases``: ``duration_bases`` of the request's shared attributes, when cached.
         """
-        if self.duration_ms is not None:
-            old = pick(attributes, n.SERVER_DURATION_ATTRS_OLD)
+        old_base, new_base = self.duration_bases(attributes) if bases is None else bases
+        if self.duration_ms is not None and old_base is not None:
+            old = dict(old_base)
+            code = attributes.get(n.HTTP_STATUS_CODE)
+            if code is not None:
+                old[n.HTTP_STATUS_CODE] = code
             if route:
                 old[n.HTTP_TARGET] = route
             self.duration_ms.record(max(round(elapsed_ns / 1e6), 0), old, context=context)
-        if self.duration_s is not None:
-            new = pick(attributes, n.SERVER_DURATION_ATTRS_NEW)
+        if self.duration_s is not None and new_base is not None:
+            new = dict(new_base)
+            for key in _NEW_RESPONSE_KEYS:
+                value = attributes.get(key)
+                if value is not None:
+                    new[key] = value
             if route:
                 new[n.HTTP_ROUTE] = route
             self.duration_s.record(max(elapsed_ns / 1e9, 0.0), new, context=context)
+
+
+# The duration attributes known once the request has arrived, and those set by its response.
+_NEW_RESPONSE_KEYS: Final = (n.ERROR_TYPE, n.HTTP_RESPONSE_STATUS_CODE, n.HTTP_ROUTE)
+_OLD_REQUEST_KEYS: Final = tuple(k for k in n.SERVER_DURATION_ATTRS_OLD if k != n.HTTP_STATUS_CODE)
+_NEW_REQUEST_KEYS: Final = tuple(
+    k for k in n.SERVER_DURATION_ATTRS_NEW if k not in _NEW_RESPONSE_KEYS
+)

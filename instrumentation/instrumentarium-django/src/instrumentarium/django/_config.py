@@ -1,0 +1,53 @@
+"""The options of ``DjangoInstrumentor.instrument()``, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Optional, Union
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, TracerProvider
+
+from instrumentarium.util.config import Config, option
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseBase  # type: ignore[import-untyped, unused-ignore]
+
+__all__ = ["DjangoConfig", "RequestHook", "ResponseHook"]
+
+RequestHook = Callable[[Span, "HttpRequest"], None]
+ResponseHook = Callable[[Span, "HttpRequest", "HttpResponseBase"], None]
+
+
+@dataclass(frozen=True)
+class DjangoConfig(Config):
+    """Django's options, in the order upstream's ``instrument()`` reads them."""
+
+    tracer_provider: Optional[TracerProvider] = option(None, doc="where spans go (global)")
+    meter_provider: Optional[MeterProvider] = option(None, doc="where metrics go (global)")
+    excluded_urls: Union[str, Iterable[str], None] = option(
+        None,
+        env=("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
+        doc="comma-separated regexes (or a list) searched in the absolute URL without its query",
+    )
+    request_hook: Optional[RequestHook] = option(
+        None, doc="``hook(span, request)``, called when the span starts"
+    )
+    response_hook: Optional[ResponseHook] = option(
+        None, doc="``hook(span, request, response)``, called before the span ends"
+    )
+    is_sql_commentor_enabled: bool = option(
+        False, doc="append a sqlcommenter comment to every query a request runs"
+    )
+    commenter_options: Optional[Mapping[str, bool]] = option(
+        None, doc="which commenter tags to add (default: Django's ``SQLCOMMENTER_WITH_*``)"
+    )
+    middleware_position: Optional[int] = option(
+        None, env="OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", doc="index in ``MIDDLEWARE`` (0)"
+    )
+    traced_request_attributes: Optional[list[str]] = option(
+        None,
+        env="OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS",
+        doc="``HttpRequest`` attributes recorded as span attributes",
+    )

@@ -1,0 +1,43 @@
+"""The options of ``FlaskInstrumentor.instrument()`` and ``instrument_app()``, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, TracerProvider
+
+from instrumentarium.util.config import Config, option
+from instrumentarium.util.http import Environ
+
+__all__ = ["FlaskConfig", "RequestHook", "ResponseHook"]
+
+RequestHook = Callable[[Span, Environ], None]
+ResponseHook = Callable[[Span, str, "list[tuple[str, str]]"], None]
+
+
+@dataclass(frozen=True)
+class FlaskConfig(Config):
+    """Flask's options, in the order of upstream's ``instrument_app`` signature."""
+
+    request_hook: Optional[RequestHook] = option(
+        None, doc="``hook(span, environ)``, called when the span starts"
+    )
+    response_hook: Optional[ResponseHook] = option(
+        None, doc="``hook(span, status, response_headers)``, called in ``start_response``"
+    )
+    tracer_provider: Optional[TracerProvider] = option(None, doc="where spans go (global)")
+    excluded_urls: Union[str, Iterable[str], None] = option(
+        None,
+        env=("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
+        doc="comma-separated regexes (or a list) searched in the full request URL",
+    )
+    enable_commenter: bool = option(
+        True, doc="expose ``framework``, ``controller``, ``route`` to SQL commenters"
+    )
+    commenter_options: Optional[Mapping[str, bool]] = option(
+        None, doc='which commenter tags to expose, e.g. ``{"framework": False}``'
+    )
+    meter_provider: Optional[MeterProvider] = option(None, doc="where metrics go (global)")

@@ -1,0 +1,39 @@
+"""The options of ``OpenTelemetryMiddleware``: its keywords after ``wsgi``, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import Span, TracerProvider
+
+from instrumentarium.util.config import Config, option
+from instrumentarium.util.http import Environ
+
+__all__ = ["RequestHook", "ResponseHook", "WsgiConfig"]
+
+RequestHook = Callable[[Span, Environ], None]
+ResponseHook = Callable[[Span, Environ, str, "list[tuple[str, str]]"], None]
+
+
+@dataclass(frozen=True)
+class WsgiConfig(Config):
+    """The middleware's options, resolved when it is constructed."""
+
+    request_hook: Optional[RequestHook] = option(
+        None, doc="``hook(span, environ)``, called once the span has started"
+    )
+    response_hook: Optional[ResponseHook] = option(
+        None,
+        doc="``hook(span, environ, status, response_headers)``, called in ``start_response``"
+        " before the server's",
+    )
+    tracer_provider: Optional[TracerProvider] = option(None, doc="defaults to the global one")
+    meter_provider: Optional[MeterProvider] = option(None, doc="defaults to the global one")
+    excluded_urls: Union[str, Iterable[str], None] = option(
+        None,
+        env=("OTEL_PYTHON_WSGI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
+        doc="comma-separated regexes (or a list) searched in the full request URL",
+    )
