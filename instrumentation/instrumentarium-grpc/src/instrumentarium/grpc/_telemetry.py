@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 from urllib.parse import unquote
 
 from opentelemetry import trace
-from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.config import split_comma_list
-from instrumentarium.util.http import histogram, names
+from instrumentarium.util.metrics import DurationHistograms
 from instrumentarium.util.safety import safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -207,8 +207,7 @@ class RpcTelemetry:
         "_peers",
         "active",
         "client",
-        "duration_ms",
-        "duration_s",
+        "duration",
         "filter",
         "kind",
         "new",
@@ -238,25 +237,15 @@ class RpcTelemetry:
         meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
         self.client = client
         self.kind = SpanKind.CLIENT if client else SpanKind.SERVER
-        self.duration_ms: Optional[Histogram] = None
-        self.duration_s: Optional[Histogram] = None
         side = "client" if client else "server"
-        if mode.old:
-            self.duration_ms = histogram(
-                meter,
-                RPC_CLIENT_DURATION if client else RPC_SERVER_DURATION,
-                unit="ms",
-                description=f"Measures the duration of {'outbound' if client else 'inbound'} RPC.",
-                buckets=names.DURATION_BUCKETS_MS,
-            )
-        if mode.new:
-            self.duration_s = histogram(
-                meter,
-                RPC_CLIENT_CALL_DURATION if client else RPC_SERVER_CALL_DURATION,
-                unit="s",
-                description=f"Measures the duration of an {side} Remote Procedure Call (RPC).",
-                buckets=names.DURATION_BUCKETS_S,
-            )
+        self.duration = DurationHistograms(
+            meter,
+            mode,
+            old_name=RPC_CLIENT_DURATION if client else RPC_SERVER_DURATION,
+            old_description=f"Measures the duration of {'outbound' if client else 'inbound'} RPC.",
+            new_name=RPC_CLIENT_CALL_DURATION if client else RPC_SERVER_CALL_DURATION,
+            new_description=f"Measures the duration of an {side} Remote Procedure Call (RPC).",
+        )
         self.filter = combined_filter(filter_)
         self.request_hook = safe_hook(request_hook, "request_hook")
         self.response_hook = safe_hook(response_hook, "response_hook")
@@ -367,10 +356,7 @@ class RpcTelemetry:
         elapsed = perf_counter_ns() - started_ns
         if code is None or code.name == "OK":
             span.end()
-            if self.duration_ms is not None:
-                self.duration_ms.record(elapsed / 1e6, method.metric_ms)
-            if self.duration_s is not None:
-                self.duration_s.record(elapsed / 1e9, method.metric_s)
+            self.duration.record(elapsed, method.metric_ms, method.metric_s)
             return
         number = code.value[0]
         error_type = code.name
@@ -392,16 +378,17 @@ class RpcTelemetry:
                     details = f"{type(exception).__name__}: {exception}"
                 span.set_status(Status(StatusCode.ERROR, f"{code}:{details or ''}"))
         span.end()
-        if self.duration_ms is not None:
-            metric = dict(method.metric_ms)
-            metric[RPC_GRPC_STATUS_CODE] = number
-            self.duration_ms.record(elapsed / 1e6, metric)
-        if self.duration_s is not None:
-            metric = dict(method.metric_s)
-            metric[RPC_RESPONSE_STATUS_CODE] = code.name
+        old = method.metric_ms
+        if self.old:
+            old = dict(old)
+            old[RPC_GRPC_STATUS_CODE] = number
+        new = method.metric_s
+        if self.new:
+            new = dict(new)
+            new[RPC_RESPONSE_STATUS_CODE] = code.name
             if self.client or code.name in _SERVER_ERRORS:
-                metric[ERROR_TYPE] = error_type
-            self.duration_s.record(elapsed / 1e9, metric)
+                new[ERROR_TYPE] = error_type
+        self.duration.record(elapsed, old, new)
 
 
 def _grpc() -> Any:

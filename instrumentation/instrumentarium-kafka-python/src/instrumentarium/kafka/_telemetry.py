@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
@@ -41,8 +41,7 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http import histogram
-from instrumentarium.util.metrics import shared_counts
+from instrumentarium.util.metrics import DurationHistograms, shared_counts
 from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -187,12 +186,12 @@ class KafkaTelemetry:
         self.consumed = message_counts(
             a.CONSUMED_MESSAGES, description="Number of messages delivered to the application."
         )
-        self.duration = histogram(
+        self.duration = DurationHistograms(
             meter,
-            a.OPERATION_DURATION,
-            unit="s",
-            description="Duration of a messaging operation started by a producer or consumer.",
-            buckets=a.DURATION_BUCKETS_S,
+            None,
+            new_name=a.OPERATION_DURATION,
+            new_description="Duration of a messaging operation started by a producer or consumer.",
+            buckets_s=a.DURATION_BUCKETS_S,
         )
         self.produce_hook = safe_hook(produce_hook, "produce_hook")
         self.consume_hook = safe_hook(consume_hook, "consume_hook")
@@ -321,7 +320,7 @@ class KafkaTelemetry:
         if fields:
             args = self._with_headers(args, kwargs, fields)
         token = attach(context)
-        started = perf_counter()
+        started = perf_counter_ns()
         try:
             if self.produce_hook is not None:
                 self.produce_hook(span, args, kwargs)
@@ -368,10 +367,8 @@ class KafkaTelemetry:
         metric[a.ERROR_TYPE] = error_type
         return metric
 
-    def _end(
-        self, span: Span, token: object, started: float, metric: Attributes, sent: bool
-    ) -> None:
-        self.duration.record(perf_counter() - started, metric)
+    def _end(self, span: Span, token: object, started: int, metric: Attributes, sent: bool) -> None:
+        self.duration.record(perf_counter_ns() - started, metric, metric)
         if sent:
             self.sent.add(1, metric)
         span.end()
@@ -414,18 +411,18 @@ class KafkaTelemetry:
         spans, as it hands the records out)."""
         if is_suppressed():
             return wrapped(*args, **kwargs)
-        started = perf_counter()
+        started = perf_counter_ns()
         try:
             batches = wrapped(*args, **kwargs)
         except BaseException as exc:
             client = self._client(instance, consumer=True)
             metric = dict(client.metric)
             metric[a.ERROR_TYPE] = type(exc).__qualname__
-            self.duration.record(perf_counter() - started, metric)
+            self.duration.record(perf_counter_ns() - started, metric, metric)
             raise
         if not batches:
             return batches
-        elapsed = perf_counter() - started
+        elapsed = perf_counter_ns() - started
         client = self._client(instance, consumer=True)
         try:
             topics = {partition.topic for partition in batches}
@@ -434,7 +431,7 @@ class KafkaTelemetry:
                 if len(topics) == 1
                 else client.metric
             )
-            self.duration.record(elapsed, metric)
+            self.duration.record(elapsed, metric, metric)
             if instance.__dict__.get(IN_NEXT):
                 return batches
             for partition, records in batches.items():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Sequence
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
@@ -33,7 +33,7 @@ from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http import histogram
+from instrumentarium.util.metrics import DurationHistograms
 from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 
@@ -154,12 +154,12 @@ class RedisTelemetry:
         url = schema_url("database", database) if database.new else schema_url("http", http)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
         meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
-        self.duration = histogram(
+        self.duration = DurationHistograms(
             meter,
-            a.DB_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="Duration of database client operations.",
-            buckets=a.DURATION_BUCKETS_S,
+            None,
+            new_name=a.DB_CLIENT_OPERATION_DURATION,
+            new_description="Duration of database client operations.",
+            buckets_s=a.DURATION_BUCKETS_S,
         )
         self.request_hook = safe_hook(request_hook, "request_hook")
         self.response_hook = safe_hook(response_hook, "response_hook")
@@ -270,14 +270,14 @@ class RedisTelemetry:
 
     def _start(
         self, name: str, attributes: Attributes, raw: Callable[[], str]
-    ) -> tuple[Span, object, float]:
+    ) -> tuple[Span, object, int]:
         span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
         if not self.sanitize and span.is_recording():
             text = raw()
             for key in self.statement_keys:
                 span.set_attribute(key, text)
         token = attach(_set_span_in_context(span))
-        return span, token, perf_counter()
+        return span, token, perf_counter_ns()
 
     def _fail(
         self, span: Span, exc: BaseException, metric: Attributes, *, pipeline: bool
@@ -299,8 +299,8 @@ class RedisTelemetry:
         metric[a.ERROR_TYPE] = error_type
         return metric
 
-    def _end(self, span: Span, token: object, started: float, metric: Attributes) -> None:
-        self.duration.record(perf_counter() - started, metric)
+    def _end(self, span: Span, token: object, started: int, metric: Attributes) -> None:
+        self.duration.record(perf_counter_ns() - started, metric, metric)
         span.end()
         detach(token)  # type: ignore[arg-type]
 
@@ -308,7 +308,7 @@ class RedisTelemetry:
 
     def _command_start(
         self, instance: object, args: tuple[Any, ...], base: tuple[Attributes, Attributes]
-    ) -> tuple[Span, object, float, Attributes]:
+    ) -> tuple[Span, object, int, Attributes]:
         name = command_name(args)
         span_base, metric_base = base
         attributes = span_base.copy()
@@ -386,7 +386,7 @@ class RedisTelemetry:
 
     def _pipeline_start(
         self, instance: object, cluster: bool
-    ) -> tuple[Span, object, float, Attributes]:
+    ) -> tuple[Span, object, int, Attributes]:
         entries: Sequence[Any] = pipeline_commands(instance) or ()
         arg_lists = [command_args(entry) for entry in entries]
         names = [command_name(args) for args in arg_lists]
