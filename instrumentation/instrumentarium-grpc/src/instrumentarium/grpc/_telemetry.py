@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.config import split_comma_list
 from instrumentarium.util.metrics import DurationHistograms
+from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -183,19 +184,6 @@ class _Peer:
         elif target.startswith("dns://"):
             target = target[6:].partition("/")[2]
         return split_host_port(target)
-
-
-def split_host_port(address: str) -> tuple[Optional[str], Optional[int]]:
-    """``host:port``, ``[v6]:port`` or ``host`` -> (host, port or None); brackets removed."""
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif address.count(":") == 1:
-        host, _, port_text = address.partition(":")
-    else:
-        host, port_text = address, ""
-    port = int(port_text) if port_text.isdigit() else None
-    return (host or None), port
 
 
 class RpcTelemetry:

@@ -42,6 +42,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.metrics import DurationHistograms, shared_counts
+from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -65,19 +66,6 @@ Attributes = dict[str, AttributeValue]
 
 def _error_status(exc: BaseException) -> Status:
     return Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-
-
-def split_server(server: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``host`` -> (host, port); kafka-python's default port."""
-    server = server.strip()
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif server.count(":") == 1:
-        host, _, port = server.partition(":")
-    else:
-        host, port = server, ""
-    return host, int(port) if port.isdigit() else _DEFAULT_PORT
 
 
 def message_key(key: object) -> Optional[str]:
@@ -236,9 +224,10 @@ class KafkaTelemetry:
         if isinstance(group, str) and group:
             metric[a.MESSAGING_CONSUMER_GROUP_NAME] = group
         if first:
-            host, port = split_server(first)
+            host, port = split_host_port(first.strip(), _DEFAULT_PORT)
             metric[a.SERVER_ADDRESS] = host
-            metric[a.SERVER_PORT] = port
+            if port is not None:
+                metric[a.SERVER_PORT] = port
         if self.new:
             span[a.MESSAGING_OPERATION_TYPE] = span[a.MESSAGING_OPERATION_NAME] = operation
             client_id = config.get("client_id")
