@@ -1,9 +1,10 @@
 """What kafka-python calls emit: producer and consumer spans, and the messaging metrics.
 
-``KafkaTelemetry`` is built once per ``instrument()`` with everything resolved (providers, hooks,
-semconv mode, span-name form). A client's constant attributes (bootstrap servers, client id,
-consumer group) are computed on its first traced call and kept in the client's ``__dict__``, with
-one entry per topic (producer) or topic and partition (consumer): a call copies a dict at most.
+``KafkaTelemetry`` is built once per ``instrument()`` from its ``KafkaConfig``, with everything
+resolved (providers, hooks, semconv mode, span-name form). A client's constant attributes
+(bootstrap servers, client id, consumer group) are computed on its first traced call and kept in
+the client's ``__dict__``, with one entry per topic (producer) or topic and partition (consumer):
+a call copies a dict at most.
 
 ``send()``:
 
@@ -36,9 +37,9 @@ from opentelemetry.context import (
     detach,
     get_current,
 )
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import get_meter
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.metrics import DurationHistograms, shared_counts
@@ -47,6 +48,7 @@ from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
+from ._config import KafkaConfig
 from ._headers import HEADERS_GETTER, with_context
 from .version import __version__
 
@@ -129,7 +131,6 @@ class KafkaTelemetry:
     """Spans and metrics for kafka-python producers and consumers (see the module docstring)."""
 
     __slots__ = (
-        "active",
         "consume_hook",
         "consumed",
         "duration",
@@ -142,20 +143,13 @@ class KafkaTelemetry:
         "tracer",
     )
 
-    def __init__(
-        self,
-        *,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        produce_hook: object = None,
-        consume_hook: object = None,
-    ) -> None:
+    def __init__(self, config: KafkaConfig) -> None:
         mode = opt_in_mode("messaging")
         self.old = mode.old
         self.new = mode.new
         url = schema_url("messaging", mode)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = get_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
         # Kept in a dict and observed at collection (instrumentarium.util.metrics), shared by
         # every instrument() on this provider: the same sums a synchronous Counter exports.
         message_counts = partial(
@@ -164,7 +158,7 @@ class KafkaTelemetry:
             monotonic=True,
             scope=SCOPE,
             version=__version__,
-            meter_provider=meter_provider,
+            meter_provider=config.meter_provider,
             schema_url=url,
         )
         self.sent = message_counts(
@@ -181,14 +175,13 @@ class KafkaTelemetry:
             new_description="Duration of a messaging operation started by a producer or consumer.",
             buckets_s=a.DURATION_BUCKETS_S,
         )
-        self.produce_hook = safe_hook(produce_hook, "produce_hook")
-        self.consume_hook = safe_hook(consume_hook, "consume_hook")
+        self.produce_hook = safe_hook(config.produce_hook, "produce_hook")
+        self.consume_hook = safe_hook(config.consume_hook, "consume_hook")
         # The default and /dup keep upstream's names; the current conventions alone use theirs.
         self.send_name: Callable[[str], str] = "{} send".format if self.old else "send {}".format
         self.receive_name: Callable[[str], str] = (
             "{} receive".format if self.old else "receive {}".format
         )
-        self.active = True
 
     # --- per-client attributes ----------------------------------------------------------------
 
