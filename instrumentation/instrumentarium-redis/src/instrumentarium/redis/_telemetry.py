@@ -1,7 +1,8 @@
 """What one Redis call emits: the span, its attributes, and ``db.client.operation.duration``.
 
-``RedisTelemetry`` is built once per ``instrument()`` / ``instrument_client()`` with everything
-resolved (providers, hooks, semconv modes, statement policy). Per call it:
+``RedisTelemetry`` is built once per ``instrument()`` / ``instrument_client()`` from its
+``RedisConfig``, with everything resolved (providers, hooks, semconv modes, statement policy).
+Per call it:
 
 1. returns to the plain call when instrumentation is suppressed;
 2. takes the connection's attributes from a cache kept on the connection pool (built once per
@@ -29,8 +30,8 @@ from opentelemetry.context import (
     attach,
     detach,
 )
-from opentelemetry.metrics import MeterProvider, get_meter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.metrics import DurationHistograms
@@ -38,6 +39,7 @@ from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 
 from . import _attributes as a
+from ._config import RedisConfig
 from ._statement import (
     batch_operation_name,
     command_args,
@@ -121,7 +123,6 @@ class RedisTelemetry:
     __slots__ = (
         "_cluster_attributes",
         "_no_connection",
-        "active",
         "duration",
         "new",
         "old",
@@ -134,15 +135,7 @@ class RedisTelemetry:
         "tracer",
     )
 
-    def __init__(
-        self,
-        *,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        request_hook: object = None,
-        response_hook: object = None,
-        sanitize: bool = True,
-    ) -> None:
+    def __init__(self, config: RedisConfig) -> None:
         database = opt_in_mode("database")
         http = opt_in_mode("http")
         self.old = database.old
@@ -152,8 +145,8 @@ class RedisTelemetry:
         self.peer_new = database.new or http.new
         self.peer_old = database is DUP or http is DUP or not self.peer_new
         url = schema_url("database", database) if database.new else schema_url("http", http)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = get_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
         self.duration = DurationHistograms(
             meter,
             None,
@@ -161,16 +154,15 @@ class RedisTelemetry:
             new_description="Duration of database client operations.",
             buckets_s=a.DURATION_BUCKETS_S,
         )
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-        self.sanitize = sanitize
+        self.request_hook = safe_hook(config.request_hook, "request_hook")
+        self.response_hook = safe_hook(config.response_hook, "response_hook")
+        self.sanitize = bool(config.sanitize_query)
         keys = []
         if self.old:
             keys.append(a.DB_STATEMENT)
         if self.new:
             keys.append(a.DB_QUERY_TEXT)
         self.statement_keys = tuple(keys)
-        self.active = True
         self._no_connection = self._base(None)
         self._cluster_attributes = self._base({"db": 0}, peer=False)
 
