@@ -28,7 +28,7 @@ import grpc.aio  # type: ignore[import-untyped]
 from instrumentarium.util.safety import is_suppressed
 
 from ._server import HandlerCache
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
+from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod, rpc_error_code
 
 __all__ = ["AioServerInterceptor", "aio_client_interceptors_for"]
 
@@ -37,15 +37,15 @@ _set_span_in_context = trace.set_span_in_context
 _CANCELLED = grpc.StatusCode.CANCELLED
 
 
-class _AioClientInterceptor:
+class AioClientInterceptor:
     """What the four aio client interceptors share: the start of a traced call."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._telemetry = telemetry
 
     def _begin(self, details: Any) -> Optional[tuple[RpcMethod, Span, Any, int]]:
         telemetry = self._telemetry
-        if not telemetry.active or is_suppressed():
+        if telemetry.holder.global_ is not telemetry or is_suppressed():
             return None
         method = telemetry.method(details.method)
         if method is None:
@@ -134,35 +134,35 @@ class _AioClientInterceptor:
         self._telemetry.end(span, method, started)
 
 
-class _UnaryUnary(_AioClientInterceptor, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _UnaryUnary(AioClientInterceptor, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return await self._unary_response(continuation, client_call_details, request)
 
 
-class _StreamUnary(_AioClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+class _StreamUnary(AioClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return await self._unary_response(continuation, client_call_details, request_iterator)
 
 
-class _UnaryStream(_AioClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+class _UnaryStream(AioClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return await self._stream_response(continuation, client_call_details, request)
 
 
-class _StreamStream(_AioClientInterceptor, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+class _StreamStream(AioClientInterceptor, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return await self._stream_response(continuation, client_call_details, request_iterator)
 
 
-def aio_client_interceptors_for(telemetry: RpcTelemetry) -> list[Any]:
+def aio_client_interceptors_for(telemetry: GrpcTelemetry) -> list[AioClientInterceptor]:
     """The four interceptors (one per call type) tracing with ``telemetry``."""
     return [
         _UnaryUnary(telemetry),
@@ -175,11 +175,12 @@ def aio_client_interceptors_for(telemetry: RpcTelemetry) -> list[Any]:
 class AioServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Traces every call a ``grpc.aio.server`` handles."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._cache = HandlerCache(telemetry)
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or is_suppressed():
+        telemetry = self._cache.telemetry
+        if handler is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

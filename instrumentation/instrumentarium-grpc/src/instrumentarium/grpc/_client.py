@@ -28,7 +28,7 @@ from opentelemetry.trace import Span
 import grpc  # type: ignore[import-untyped]
 from instrumentarium.util.safety import is_suppressed
 
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
+from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod, rpc_error_code
 
 __all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel"]
 
@@ -38,7 +38,7 @@ _CANCELLED = grpc.StatusCode.CANCELLED
 
 
 def start(
-    telemetry: RpcTelemetry, method: RpcMethod, metadata: Any
+    telemetry: GrpcTelemetry, method: RpcMethod, metadata: Any
 ) -> tuple[Span, list[tuple[str, Any]], int]:
     """Start the CLIENT span of one call; the outgoing metadata with the context injected."""
     span = telemetry.tracer.start_span(
@@ -50,7 +50,7 @@ def start(
 
 
 def fail(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, exc: BaseException
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, exc: BaseException
 ) -> None:
     """End the span of a call that raised ``exc`` (an ``RpcError``, or anything else)."""
     code, details = rpc_error_code(exc)
@@ -61,7 +61,7 @@ def fail(
 
 
 def end_when_done(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
 ) -> None:
     """End the span when ``future`` (a ``grpc.Future`` that is also a ``grpc.Call``) is done."""
 
@@ -80,11 +80,11 @@ def end_when_done(
     future.add_done_callback(done)
 
 
-Finish = Callable[[RpcTelemetry, Span, RpcMethod, int, Any], Any]
+Finish = Callable[[GrpcTelemetry, Span, RpcMethod, int, Any], Any]
 
 
 def traced_call(
-    telemetry: RpcTelemetry,
+    telemetry: GrpcTelemetry,
     method: RpcMethod,
     metadata: Any,
     request: Any,
@@ -106,7 +106,7 @@ def traced_call(
 
 
 def _respond(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, response: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, response: Any
 ) -> Any:
     """A unary response: the response hook, then the span ends."""
     if telemetry.response_hook is not None:
@@ -116,7 +116,7 @@ def _respond(
 
 
 def _respond_with_call(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, result: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, result: Any
 ) -> Any:
     """``with_call``'s ``(response, call)``: the hook gets the response."""
     _respond(telemetry, span, method, started, result[0])
@@ -124,14 +124,14 @@ def _respond_with_call(
 
 
 def _end_when_done(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
 ) -> Any:
     end_when_done(telemetry, span, method, started, future)
     return future
 
 
 def _as_stream(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, stream: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, stream: Any
 ) -> Any:
     return ResponseStream(stream, telemetry, span, method, started)
 
@@ -143,7 +143,7 @@ class ResponseStream(Iterator[Any]):
     __slots__ = ("_method", "_next", "_response_hook", "_span", "_started", "_stream", "_tel")
 
     def __init__(
-        self, stream: Any, telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int
+        self, stream: Any, telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int
     ) -> None:
         self._stream = stream
         self._next: Callable[[], Any] = stream.__next__
@@ -209,7 +209,7 @@ class _Traced:
 
     __slots__ = ("_inner", "_method", "_tel")
 
-    def __init__(self, inner: Any, telemetry: RpcTelemetry, method: Optional[RpcMethod]) -> None:
+    def __init__(self, inner: Any, telemetry: GrpcTelemetry, method: Optional[RpcMethod]) -> None:
         self._inner = inner
         self._tel = telemetry
         self._method = method
@@ -220,7 +220,7 @@ class _Traced:
         """``invoke(request, metadata=..., **kw)``, traced unless excluded or suppressed."""
         method = self._method
         telemetry = self._tel
-        if method is None or not telemetry.active or is_suppressed():
+        if method is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return invoke(request, metadata=metadata, **kw)
         return traced_call(
             telemetry,
@@ -313,7 +313,7 @@ class TracedChannel(grpc.Channel):  # type: ignore[misc]
     """A ``grpc.Channel`` whose calls are traced by ``telemetry``; everything else is the
     wrapped channel's."""
 
-    def __init__(self, channel: grpc.Channel, telemetry: RpcTelemetry, target: object) -> None:
+    def __init__(self, channel: grpc.Channel, telemetry: GrpcTelemetry, target: object) -> None:
         self._channel = channel
         self._telemetry = telemetry
         self._target = target
@@ -378,13 +378,13 @@ class ClientInterceptor(
 ):
     """Traces calls through grpc's interceptor API: ``grpc.intercept_channel(channel, it)``."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._telemetry = telemetry
 
     def _intercept(self, continuation: Any, details: Any, request: Any, finish: Finish) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
-        if method is None or not telemetry.active or is_suppressed():
+        if method is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return continuation(details, request)
         return traced_call(
             telemetry,

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span
 import grpc  # type: ignore[import-untyped]
 from instrumentarium.util.safety import is_suppressed
 
-from ._telemetry import MetadataGetter, RpcMethod, RpcTelemetry
+from ._telemetry import GrpcTelemetry, MetadataGetter, RpcMethod
 
 __all__ = ["ServerInterceptor", "HandlerCache"]
 
@@ -57,7 +57,7 @@ def _context_status(context: Any) -> tuple[Optional[grpc.StatusCode], Optional[s
     return code, details if isinstance(details, str) else None
 
 
-def _start(telemetry: RpcTelemetry, method: RpcMethod, context: Any) -> tuple[Span, Context, int]:
+def _start(telemetry: GrpcTelemetry, method: RpcMethod, context: Any) -> tuple[Span, Context, int]:
     metadata = context.invocation_metadata()
     carrier: dict[str, Any] = dict(metadata) if metadata else {}
     parent = extract(carrier, getter=_getter)
@@ -71,7 +71,7 @@ def _start(telemetry: RpcTelemetry, method: RpcMethod, context: Any) -> tuple[Sp
 
 
 def _end(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, context: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, context: Any
 ) -> None:
     code, details = _context_status(context)
     telemetry.end(span, method, started, code, details)
@@ -87,7 +87,7 @@ def _is_abort(exc: BaseException) -> bool:
 
 
 def _fail(
-    telemetry: RpcTelemetry,
+    telemetry: GrpcTelemetry,
     span: Span,
     method: RpcMethod,
     started: int,
@@ -111,11 +111,11 @@ def _fail(
 Behavior = Callable[..., Any]
 
 
-def _traced_function(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+def _traced_function(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
     """A plain behaviour returning one response (unary or client-streaming request)."""
 
     def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or is_suppressed():
+        if telemetry.holder.global_ is not telemetry or is_suppressed():
             return behavior(request, context)
         span, ctx, started = _start(telemetry, method, context)
         token = attach(ctx)
@@ -132,11 +132,11 @@ def _traced_function(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behav
     return traced
 
 
-def _traced_generator(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+def _traced_generator(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
     """A plain behaviour returning a response iterator: the span covers the whole stream."""
 
     def traced(request: Any, context: Any) -> Iterator[Any]:
-        if not telemetry.active or is_suppressed():
+        if telemetry.holder.global_ is not telemetry or is_suppressed():
             yield from behavior(request, context)
             return
         span, ctx, started = _start(telemetry, method, context)
@@ -156,11 +156,11 @@ def _traced_generator(telemetry: RpcTelemetry, method: RpcMethod, behavior: Beha
     return traced
 
 
-def _traced_coroutine(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+def _traced_coroutine(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
     """An ``async def`` behaviour (asyncio server): one response, or writes via the context."""
 
     async def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or is_suppressed():
+        if telemetry.holder.global_ is not telemetry or is_suppressed():
             return await behavior(request, context)
         span, ctx, started = _start(telemetry, method, context)
         token = attach(ctx)
@@ -178,14 +178,14 @@ def _traced_coroutine(telemetry: RpcTelemetry, method: RpcMethod, behavior: Beha
 
 
 def _traced_async_generator(
-    telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior
+    telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior
 ) -> Behavior:
     """An async generator behaviour (asyncio server). The span is current while the behaviour
     runs, and only then: it is attached around each step, since the generator may be finalized
     from another task."""
 
     async def traced(request: Any, context: Any) -> AsyncIterator[Any]:
-        if not telemetry.active or is_suppressed():
+        if telemetry.holder.global_ is not telemetry or is_suppressed():
             async for message in behavior(request, context):
                 yield message
             return
@@ -214,7 +214,7 @@ def _traced_async_generator(
     return traced
 
 
-def _wrap(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Optional[Behavior]:
+def _wrap(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Optional[Behavior]:
     if inspect.isasyncgenfunction(behavior):
         return _traced_async_generator(telemetry, method, behavior)
     if inspect.iscoroutinefunction(behavior):
@@ -222,7 +222,7 @@ def _wrap(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Opt
     return None  # a plain function: the caller knows whether it returns one message or many
 
 
-def traced_handler(telemetry: RpcTelemetry, method: RpcMethod, handler: Any) -> Any:
+def traced_handler(telemetry: GrpcTelemetry, method: RpcMethod, handler: Any) -> Any:
     """A copy of ``handler`` (a ``grpc.RpcMethodHandler``) whose behaviour is traced."""
     deserializer = handler.request_deserializer
     serializer = handler.response_serializer
@@ -253,7 +253,7 @@ class HandlerCache:
 
     __slots__ = ("_handlers", "telemetry")
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self.telemetry = telemetry
         self._handlers: dict[object, tuple[Any, Any]] = {}
 
@@ -271,11 +271,12 @@ class HandlerCache:
 class ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Traces every call a synchronous ``grpc.server`` handles."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._cache = HandlerCache(telemetry)
 
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or is_suppressed():
+        telemetry = self._cache.telemetry
+        if handler is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

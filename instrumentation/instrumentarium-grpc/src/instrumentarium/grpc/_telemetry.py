@@ -1,8 +1,9 @@
 """What one RPC emits, for every side and flavour: the span, its attributes, the duration metric.
 
-``RpcTelemetry`` is built once per instrumentor or interceptor with everything resolved: the
-tracer, the histograms of each semconv mode, the hooks and the filter (the user's, narrowed by
-``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``). Per method it builds once, and keeps, an ``RpcMethod``:
+``GrpcTelemetry`` is built once per instrumentor or interceptor from its ``GrpcClientConfig`` or
+``GrpcServerConfig``, with everything resolved: the tracer, the histograms of each semconv mode,
+the hooks and the filter (the user's, narrowed by ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``). Per
+method it builds once, and keeps, an ``RpcMethod``:
 the span name, the start attributes and the metric attributes of a successful call, or None when
 the filter excludes the method. Per call the sides (``_client``, ``_server``, ``_aio_*``) only
 start a span with those prebuilt attributes and end it through ``end``, which applies the status
@@ -20,21 +21,22 @@ import os
 import threading
 from collections.abc import Mapping
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 from urllib.parse import unquote
 
 from opentelemetry import trace
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import get_meter
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.config import split_comma_list
+from instrumentarium.util.config import ActiveConfig, split_comma_list
 from instrumentarium.util.metrics import DurationHistograms
 from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
+from ._config import GrpcClientConfig, GrpcServerConfig
 from ._env import EXCLUDED_SERVICES_ENV
 from .filters import Filter, full_method_of, service_name, split_method
 from .version import __version__
@@ -48,7 +50,7 @@ __all__ = [
     "MetadataSetter",
     "MetadataGetter",
     "RpcMethod",
-    "RpcTelemetry",
+    "GrpcTelemetry",
     "combined_filter",
 ]
 
@@ -186,17 +188,17 @@ class _Peer:
         return split_host_port(target)
 
 
-class RpcTelemetry:
+class GrpcTelemetry:
     """Spans and metrics of one side (client or server), configured once."""
 
     __slots__ = (
         "_lock",
         "_methods",
         "_peers",
-        "active",
         "client",
         "duration",
         "filter",
+        "holder",
         "kind",
         "new",
         "old",
@@ -208,21 +210,17 @@ class RpcTelemetry:
 
     def __init__(
         self,
-        *,
-        client: bool,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        filter_: Optional[Filter] = None,
-        request_hook: object = None,
-        response_hook: object = None,
+        config: Union[GrpcClientConfig, GrpcServerConfig],
+        holder: Optional[ActiveConfig[GrpcTelemetry]] = None,
     ) -> None:
+        client = isinstance(config, GrpcClientConfig)
         mode = opt_in_mode("rpc")
         self.old = mode.old
         self.new = mode.new
         self.stable_names = not mode.old  # ``rpc/dup`` keeps upstream's span names
         url = schema_url("rpc", mode)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = get_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
         self.client = client
         self.kind = SpanKind.CLIENT if client else SpanKind.SERVER
         side = "client" if client else "server"
@@ -234,10 +232,17 @@ class RpcTelemetry:
             new_name=RPC_CLIENT_CALL_DURATION if client else RPC_SERVER_CALL_DURATION,
             new_description=f"Measures the duration of an {side} Remote Procedure Call (RPC).",
         )
-        self.filter = combined_filter(filter_)
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-        self.active = True
+        self.filter = combined_filter(config.filter_)
+        hooks = config if isinstance(config, GrpcClientConfig) else None
+        self.request_hook = safe_hook(hooks and hooks.request_hook, "request_hook")
+        self.response_hook = safe_hook(hooks and hooks.response_hook, "response_hook")
+        # What holds this telemetry while it is in force: an instrumentor's ActiveConfig, or
+        # (a by-hand interceptor) one of its own that always holds it. Channels and servers
+        # made under instrument() stop tracing when the holder no longer holds it.
+        if holder is None:
+            holder = ActiveConfig("_instrumentarium_grpc")
+            holder.set_global(self)
+        self.holder = holder
         self._methods: dict[object, Optional[RpcMethod]] = {}
         self._peers: dict[str, Attributes] = {}
         self._lock = threading.Lock()
