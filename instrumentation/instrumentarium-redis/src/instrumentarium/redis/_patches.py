@@ -18,24 +18,24 @@ from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.patching import Patch, PatchSet
 from instrumentarium.util.safety import logger
 
-from ._telemetry import RedisTelemetry, note_cluster_node
+from ._telemetry import RedisTelemetry, note_cluster_node, run, run_async
 
 __all__ = ["ACTIVE", "PATCHES", "own_pipelines", "disown_pipelines"]
 
-_Run = Callable[..., Any]  # RedisTelemetry.command / pipeline (or their _async forms)
+_Run = Callable[..., Any]  # run or run_async
 _PIPELINES: Final = "_instrumentarium_redis_pipelines"  # a client's pipelines, weakly
 
 
-def _handing_to(run: _Run, *, cluster: bool = False) -> Callable[..., Any]:
-    """The class-level wrapper that hands a call to ``run(telemetry, ...)``, ``telemetry`` being
-    the one in force for the instance; made once per target at import, so each ``Patch`` keeps
-    one wrapper object to recognise and remove."""
+def _handing_to(run: _Run, pipeline: bool, *, cluster: bool = False) -> Callable[..., Any]:
+    """The class-level wrapper that hands a call to ``run(pipeline, telemetry, ...)``,
+    ``telemetry`` being the one in force for the instance; made once per target at import, so
+    each ``Patch`` keeps one wrapper object to recognise and remove."""
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         telemetry = _config_for(instance)
         if telemetry is None:
             return wrapped(*args, **kwargs)
-        return run(telemetry, wrapped, instance, args, kwargs, cluster)
+        return run(pipeline, telemetry, wrapped, instance, args, kwargs, cluster)
 
     return wrapper
 
@@ -72,47 +72,38 @@ def _note_node_instance(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> 
     return wrapped(*args, **kwargs)
 
 
-_command = _handing_to(RedisTelemetry.command)
-_async_command = _handing_to(RedisTelemetry.command_async)
+_COMMAND: Final = False  # run's first argument: pipeline
+_PIPELINE: Final = True
 
-# The last three are where a cluster client picks the node a command or pipeline goes to: public
-# methods, so no private attribute is guessed. They note the node only during a traced cluster
-# call (``note_cluster_node`` returns at once otherwise).
+# (module, target, run, pipeline, cluster): what every command and pipeline of every client goes
+# through, sync and asyncio, single node and cluster.
+_TRACED: Final = (
+    ("redis.client", "Redis.execute_command", run, _COMMAND, False),
+    ("redis.client", "Pipeline.execute", run, _PIPELINE, False),
+    ("redis.client", "Pipeline.immediate_execute_command", run, _COMMAND, False),
+    ("redis.cluster", "RedisCluster.execute_command", run, _COMMAND, True),
+    ("redis.cluster", "ClusterPipeline.execute", run, _PIPELINE, True),
+    ("redis.asyncio.client", "Redis.execute_command", run_async, _COMMAND, False),
+    ("redis.asyncio.client", "Pipeline.execute", run_async, _PIPELINE, False),
+    ("redis.asyncio.client", "Pipeline.immediate_execute_command", run_async, _COMMAND, False),
+    ("redis.asyncio.cluster", "RedisCluster.execute_command", run_async, _COMMAND, True),
+    ("redis.asyncio.cluster", "ClusterPipeline.execute", run_async, _PIPELINE, True),
+)
+# Where a cluster client picks the node a command or pipeline goes to: public methods, so no
+# private attribute is guessed. They note the node only during a traced cluster call
+# (``note_cluster_node`` returns at once otherwise).
+_NODES: Final = (
+    ("redis.cluster", "RedisCluster.get_redis_connection", _note_node_argument),
+    ("redis.asyncio.cluster", "ClusterNode.execute_command", _note_node_instance),
+    ("redis.asyncio.cluster", "ClusterNode.execute_pipeline", _note_node_instance),
+)
 PATCHES: Final = PatchSet(
     [
-        Patch("redis.client", "Redis.execute_command", _command),
-        Patch("redis.client", "Pipeline.execute", _handing_to(RedisTelemetry.pipeline)),
-        Patch("redis.client", "Pipeline.immediate_execute_command", _command),
-        Patch(
-            "redis.cluster",
-            "RedisCluster.execute_command",
-            _handing_to(RedisTelemetry.command, cluster=True),
+        *(
+            Patch(module, target, _handing_to(runner, pipeline, cluster=cluster))
+            for module, target, runner, pipeline, cluster in _TRACED
         ),
-        Patch(
-            "redis.cluster",
-            "ClusterPipeline.execute",
-            _handing_to(RedisTelemetry.pipeline, cluster=True),
-        ),
-        Patch("redis.asyncio.client", "Redis.execute_command", _async_command),
-        Patch(
-            "redis.asyncio.client", "Pipeline.execute", _handing_to(RedisTelemetry.pipeline_async)
-        ),
-        Patch("redis.asyncio.client", "Pipeline.immediate_execute_command", _async_command),
-        Patch(
-            "redis.asyncio.cluster",
-            "RedisCluster.execute_command",
-            _handing_to(RedisTelemetry.command_async, cluster=True),
-        ),
-        Patch(
-            "redis.asyncio.cluster",
-            "ClusterPipeline.execute",
-            _handing_to(RedisTelemetry.pipeline_async, cluster=True),
-        ),
-        _OptionalPatch("redis.cluster", "RedisCluster.get_redis_connection", _note_node_argument),
-        _OptionalPatch("redis.asyncio.cluster", "ClusterNode.execute_command", _note_node_instance),
-        _OptionalPatch(
-            "redis.asyncio.cluster", "ClusterNode.execute_pipeline", _note_node_instance
-        ),
+        *(_OptionalPatch(module, target, wrapper) for module, target, wrapper in _NODES),
     ]
 )
 ACTIVE: Final = ActiveConfig[RedisTelemetry]("_instrumentarium_redis", PATCHES)
