@@ -10,6 +10,7 @@ from typing import Any, Callable, Final
 
 from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.patching import Patch, PatchSet
+from instrumentarium.util.safety import is_suppressed
 
 from ._telemetry import KafkaTelemetry
 
@@ -24,7 +25,7 @@ def _handing_to(run: _Run) -> Callable[..., Any]:
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         telemetry = ACTIVE.global_
-        if telemetry is None:
+        if telemetry is None or is_suppressed():
             return wrapped(*args, **kwargs)
         return run(telemetry, wrapped, instance, args, kwargs)
 

@@ -6,13 +6,12 @@ resolved (providers, hooks, semconv mode, span-name form). A client's constant a
 the client's ``__dict__``, with one entry per topic (producer) or topic and partition (consumer):
 a call copies a dict at most.
 
-``send()``:
+``send()`` (the patches return to the plain call when instrumentation is suppressed):
 
-1. returns to the plain call when instrumentation is suppressed;
-2. starts a PRODUCER span ``"{topic} send"`` with the attributes samplers see, injects its context
+1. starts a PRODUCER span ``"{topic} send"`` with the attributes samplers see, injects its context
    into a *new* header list (``_headers.with_context``), makes it current and calls
    ``produce_hook`` then ``send()``: the span covers the whole call;
-3. reads the partition the record was assigned from the returned future, marks the span ERROR if
+2. reads the partition the record was assigned from the returned future, marks the span ERROR if
    ``send()`` raised or returned an already failed future (kafka-python reports some errors so),
    counts ``messaging.client.sent.messages`` and records ``messaging.client.operation.duration``.
 
@@ -44,7 +43,7 @@ from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.metrics import DurationHistograms, shared_counts
 from instrumentarium.util.net import split_host_port
-from instrumentarium.util.safety import is_suppressed, safe_hook
+from instrumentarium.util.safety import guard, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
@@ -64,6 +63,15 @@ _CONSUMER: Final = SpanKind.CONSUMER
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
+Wrapped = Callable[..., Any]
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
+# (span, context token, started ns, destination, send()'s arguments with the context)
+_Send = tuple[Span, object, int, "_Destination", Args]
+
+_SEND_BEGIN: Final = guard("starting the kafka send span")
+_SEND_END: Final = guard("ending the kafka send span")
+_RECEIVE: Final = guard("recording kafka receive spans and metrics")
 
 
 def _error_status(exc: BaseException) -> Status:
@@ -273,56 +281,74 @@ class KafkaTelemetry:
             client.destinations[key] = found
         return found
 
-    # --- producer -----------------------------------------------------------------------------
+    # --- producer: begin (guarded), the user's send(), finish (guarded) ------------------------
 
-    def send(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def send(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaProducer.send(topic, value, key, headers, partition, timestamp_ms)`` in a span."""
-        if is_suppressed():
+        begun = self._begin_send(instance, args, kwargs)
+        if begun is None:
             return wrapped(*args, **kwargs)
-        topic = args[0] if args else kwargs.get("topic")
-        if not isinstance(topic, str):
-            return wrapped(*args, **kwargs)  # kafka-python reports the missing or odd topic
-        destination = self._send_destination(self._client(instance, consumer=False), topic)
-        attributes = destination.span
-        if self.new:
-            text = message_key(args[2] if len(args) > 2 else kwargs.get("key"))
-            if text is not None:
-                attributes = dict(attributes)
-                attributes[a.MESSAGING_KAFKA_MESSAGE_KEY] = text
-        span = self.tracer.start_span(destination.name, kind=_PRODUCER, attributes=attributes)
-        context = _set_span_in_context(span)
-        fields: dict[str, str] = {}
-        inject(fields, context=context)
-        if fields:
-            args = self._with_headers(args, kwargs, fields)
-        token = attach(context)
-        started = perf_counter_ns()
+        args = begun[4]  # with the span's context in a new header list
         try:
-            if self.produce_hook is not None:
-                self.produce_hook(span, args, kwargs)
             future = wrapped(*args, **kwargs)
         except BaseException as exc:
-            self._end(span, token, started, self._fail(span, exc, destination.metric), True)
+            self._finish_send(begun, None, exc)
             raise
-        metric = destination.metric
-        failure = _failure(future)
-        if failure is not None:
-            metric = self._fail(span, failure, metric)
-        if span.is_recording():
-            partition = _partition(future)
-            if partition is not None:
-                if self.old:
-                    span.set_attribute(a.MESSAGING_KAFKA_PARTITION, partition)
-                if self.new:
-                    span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
-        self._end(span, token, started, metric, True)
+        self._finish_send(begun, future, None)
         return future
+
+    def _begin_send(self, instance: Any, args: Args, kwargs: Kwargs) -> Optional[_Send]:
+        """Start the PRODUCER span, put its context into the headers, make it current and run
+        ``produce_hook``; None: send plain (no topic, or a failure of ours, logged)."""
+        topic = args[0] if args else kwargs.get("topic")
+        if not isinstance(topic, str):
+            return None  # kafka-python reports the missing or odd topic
+        with _SEND_BEGIN:
+            destination = self._send_destination(self._client(instance, consumer=False), topic)
+            attributes = destination.span
+            if self.new:
+                text = message_key(args[2] if len(args) > 2 else kwargs.get("key"))
+                if text is not None:
+                    attributes = dict(attributes)
+                    attributes[a.MESSAGING_KAFKA_MESSAGE_KEY] = text
+            span = self.tracer.start_span(destination.name, kind=_PRODUCER, attributes=attributes)
+            try:
+                context = _set_span_in_context(span)
+                fields: dict[str, str] = {}
+                inject(fields, context=context)
+                if fields:
+                    args = self._with_headers(args, kwargs, fields)
+            except BaseException:
+                span.end()  # started, not current yet: end it, nothing else is left behind
+                raise
+            begun = (span, attach(context), perf_counter_ns(), destination, args)
+            if self.produce_hook is not None:
+                self.produce_hook(span, args, kwargs)
+            return begun
+        return None
+
+    def _finish_send(self, begun: _Send, future: Any, exc: Optional[BaseException]) -> None:
+        """End the span: ERROR if ``send()`` raised or returned an already failed future, the
+        partition it was assigned, the duration and the sent count."""
+        span, token, started, destination, _ = begun
+        with _SEND_END:
+            try:
+                metric = destination.metric
+                failure = exc if exc is not None else _failure(future)
+                if failure is not None:
+                    metric = self._fail(span, failure, metric)
+                if exc is None and span.is_recording():
+                    partition = _partition(future)
+                    if partition is not None:
+                        if self.old:
+                            span.set_attribute(a.MESSAGING_KAFKA_PARTITION, partition)
+                        if self.new:
+                            span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
+                self.duration.record(perf_counter_ns() - started, metric, metric)
+                self.sent.add(1, metric)
+            finally:
+                span.end()
+                detach(token)  # type: ignore[arg-type]
 
     @staticmethod
     def _with_headers(
@@ -349,25 +375,10 @@ class KafkaTelemetry:
         metric[a.ERROR_TYPE] = error_type
         return metric
 
-    def _end(self, span: Span, token: object, started: int, metric: Attributes, sent: bool) -> None:
-        self.duration.record(perf_counter_ns() - started, metric, metric)
-        if sent:
-            self.sent.add(1, metric)
-        span.end()
-        detach(token)  # type: ignore[arg-type]
-
     # --- consumer -----------------------------------------------------------------------------
 
-    def next(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def next(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaConsumer.__next__``: one span for the record it returns."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
         state = instance.__dict__
         state[IN_NEXT] = True
         try:
@@ -375,36 +386,34 @@ class KafkaTelemetry:
         finally:
             state[IN_NEXT] = False
         if record:
-            client = self._client(instance, consumer=True)
-            destination = self._receive_destination(client, record.topic, record.partition)
-            self._record_span(destination, record, args, kwargs)
-            self.consumed.add(1, destination.metric)
+            with _RECEIVE:
+                client = self._client(instance, consumer=True)
+                destination = self._receive_destination(client, record.topic, record.partition)
+                self._record_span(destination, record, args, kwargs)
+                self.consumed.add(1, destination.metric)
         return record
 
-    def poll(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def poll(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaConsumer.poll``: one span per record returned, one duration per call that
         returned records (also when ``__next__`` makes the call: then ``__next__`` makes the
         spans, as it hands the records out)."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
         started = perf_counter_ns()
         try:
             batches = wrapped(*args, **kwargs)
         except BaseException as exc:
-            client = self._client(instance, consumer=True)
-            metric = dict(client.metric)
-            metric[a.ERROR_TYPE] = type(exc).__qualname__
-            self.duration.record(perf_counter_ns() - started, metric, metric)
+            with _RECEIVE:
+                metric = dict(self._client(instance, consumer=True).metric)
+                metric[a.ERROR_TYPE] = type(exc).__qualname__
+                self.duration.record(perf_counter_ns() - started, metric, metric)
             raise
-        if not batches:
-            return batches
-        elapsed = perf_counter_ns() - started
+        if batches:
+            with _RECEIVE:
+                self._polled(instance, batches, perf_counter_ns() - started, args, kwargs)
+        return batches
+
+    def _polled(
+        self, instance: Any, batches: Any, elapsed: int, args: Args, kwargs: Kwargs
+    ) -> None:
         client = self._client(instance, consumer=True)
         try:
             topics = {partition.topic for partition in batches}
@@ -415,7 +424,7 @@ class KafkaTelemetry:
             )
             self.duration.record(elapsed, metric, metric)
             if instance.__dict__.get(IN_NEXT):
-                return batches
+                return
             for partition, records in batches.items():
                 destination = self._receive_destination(
                     client, partition.topic, partition.partition
@@ -426,7 +435,6 @@ class KafkaTelemetry:
                     self.consumed.add(len(records), destination.metric)
         except AttributeError:
             pass  # not the {TopicPartition: [records]} mapping kafka-python returns
-        return batches
 
     def _record_span(
         self, destination: _Destination, record: Any, args: tuple[Any, ...], kwargs: Any
