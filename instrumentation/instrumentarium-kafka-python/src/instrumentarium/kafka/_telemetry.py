@@ -248,35 +248,26 @@ class KafkaTelemetry:
                 client.metrics_by_topic[topic] = metric
         return metric
 
-    def _send_destination(self, client: _Client, topic: str) -> _Destination:
-        found = client.destinations.get(topic)
-        if found is not None:
-            return found
-        span = dict(client.span)
-        if self.old:
-            span[a.MESSAGING_DESTINATION] = topic
-        if self.new:
-            span[a.MESSAGING_DESTINATION_NAME] = topic
-        found = _Destination(self.send_name(topic), span, self._topic_metric(client, topic))
-        if len(client.destinations) < _TOPICS_KEPT:
-            client.destinations[topic] = found
-        return found
-
-    def _receive_destination(self, client: _Client, topic: str, partition: Any) -> _Destination:
-        key = (topic, partition)
+    def _destination(
+        self, client: _Client, topic: str, partition: Any = None, *, receive: bool = False
+    ) -> _Destination:
+        """What every send to ``topic`` (or receive from ``topic`` and ``partition``) shares."""
+        key = (topic, partition) if receive else topic
         found = client.destinations.get(key)
         if found is not None:
             return found
         span = dict(client.span)
+        numbered = receive and isinstance(partition, int)
         if self.old:
             span[a.MESSAGING_DESTINATION] = topic
-            if isinstance(partition, int):
+            if numbered:
                 span[a.MESSAGING_KAFKA_PARTITION] = partition
         if self.new:
             span[a.MESSAGING_DESTINATION_NAME] = topic
-            if isinstance(partition, int):
+            if numbered:
                 span[a.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
-        found = _Destination(self.receive_name(topic), span, self._topic_metric(client, topic))
+        name = self.receive_name(topic) if receive else self.send_name(topic)
+        found = _Destination(name, span, self._topic_metric(client, topic))
         if len(client.destinations) < _TOPICS_KEPT:
             client.destinations[key] = found
         return found
@@ -304,7 +295,7 @@ class KafkaTelemetry:
         if not isinstance(topic, str):
             return None  # kafka-python reports the missing or odd topic
         with _SEND_BEGIN:
-            destination = self._send_destination(self._client(instance, consumer=False), topic)
+            destination = self._destination(self._client(instance, consumer=False), topic)
             attributes = destination.span
             if self.new:
                 text = message_key(args[2] if len(args) > 2 else kwargs.get("key"))
@@ -388,7 +379,9 @@ class KafkaTelemetry:
         if record:
             with _RECEIVE:
                 client = self._client(instance, consumer=True)
-                destination = self._receive_destination(client, record.topic, record.partition)
+                destination = self._destination(
+                    client, record.topic, record.partition, receive=True
+                )
                 self._record_span(destination, record, args, kwargs)
                 self.consumed.add(1, destination.metric)
         return record
@@ -426,8 +419,8 @@ class KafkaTelemetry:
             if instance.__dict__.get(IN_NEXT):
                 return
             for partition, records in batches.items():
-                destination = self._receive_destination(
-                    client, partition.topic, partition.partition
+                destination = self._destination(
+                    client, partition.topic, partition.partition, receive=True
                 )
                 for record in records:
                     self._record_span(destination, record, args, kwargs)
