@@ -17,46 +17,65 @@ real call. The span ends exactly once:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from time import perf_counter_ns
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
-from instrumentarium.util.safety import is_suppressed
+from instrumentarium.util.safety import guard, is_suppressed
 
-from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod, rpc_error_code
+from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod, describe, rpc_error_code
 
-__all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel"]
+__all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel", "begin", "fail"]
 
 _setter = MetadataSetter()
 _set_span_in_context = trace.set_span_in_context
 _CANCELLED = grpc.StatusCode.CANCELLED
 
 
-def start(
-    telemetry: GrpcTelemetry, method: RpcMethod, metadata: Any
-) -> tuple[Span, list[tuple[str, Any]], int]:
-    """Start the CLIENT span of one call; the outgoing metadata with the context injected."""
-    span = telemetry.tracer.start_span(
-        method.span_name, kind=telemetry.kind, attributes=method.attributes
-    )
-    carrier: list[tuple[str, Any]] = list(metadata) if metadata else []
-    inject(carrier, context=_set_span_in_context(span), setter=_setter)
-    return span, carrier, perf_counter_ns()
+_BEGIN: Final = guard("starting the grpc client span")
+
+
+def begin(
+    telemetry: GrpcTelemetry, method: RpcMethod, metadata: Any, request: Any
+) -> Optional[tuple[Span, list[tuple[str, Any]], int]]:
+    """Start the CLIENT span of one call (sync or asyncio) and run the request hook; the span,
+    the outgoing metadata with the context injected, the start time. None: make the call plain
+    (not in force, suppressed, or a failure of ours, logged)."""
+    if telemetry.holder.global_ is not telemetry or is_suppressed():
+        return None
+    with _BEGIN:
+        span = telemetry.tracer.start_span(
+            method.span_name, kind=telemetry.kind, attributes=method.attributes
+        )
+        carrier: list[tuple[str, Any]] = list(metadata) if metadata else []
+        try:
+            inject(carrier, context=_set_span_in_context(span), setter=_setter)
+        except BaseException:
+            span.end()
+            raise
+        if telemetry.request_hook is not None:
+            telemetry.request_hook(span, request)
+        return span, carrier, perf_counter_ns()
+    return None
 
 
 def fail(
     telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, exc: BaseException
 ) -> None:
-    """End the span of a call that raised ``exc`` (an ``RpcError``, or anything else)."""
+    """End the span of a call that raised ``exc``: an ``RpcError`` with its code, a
+    cancellation (asyncio) as CANCELLED, anything else as UNKNOWN."""
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        telemetry.end(span, method, started, _CANCELLED, "cancelled by the caller")
+        return
     code, details = rpc_error_code(exc)
     if code is None:
-        code = grpc.StatusCode.UNKNOWN
-        details = f"{type(exc).__name__}: {exc}"
+        code, details = grpc.StatusCode.UNKNOWN, describe(exc)
     telemetry.end(span, method, started, code, details, exc, record=True)
 
 
@@ -91,12 +110,13 @@ def traced_call(
     invoke: Callable[[Any], Any],
     finish: Finish,
 ) -> Any:
-    """``invoke(metadata)`` in a CLIENT span: the context goes into the metadata and the request
-    hook runs first; a raise ends the span ERROR, else ``finish`` ends it (now or later) and
-    gives what the caller gets."""
-    span, metadata, started = start(telemetry, method, metadata)
-    if telemetry.request_hook is not None:
-        telemetry.request_hook(span, request)
+    """``invoke(metadata)`` in a CLIENT span (plain when ``begin`` starts none): the context
+    goes into the metadata and the request hook runs first; a raise ends the span ERROR, else
+    ``finish`` ends it (now or later) and gives what the caller gets."""
+    begun = begin(telemetry, method, metadata, request)
+    if begun is None:
+        return invoke(metadata)
+    span, metadata, started = begun
     try:
         outcome = invoke(metadata)
     except BaseException as exc:
@@ -219,11 +239,10 @@ class _Traced:
     ) -> Any:
         """``invoke(request, metadata=..., **kw)``, traced unless excluded or suppressed."""
         method = self._method
-        telemetry = self._tel
-        if method is None or telemetry.holder.global_ is not telemetry or is_suppressed():
+        if method is None:
             return invoke(request, metadata=metadata, **kw)
         return traced_call(
-            telemetry,
+            self._tel,
             method,
             metadata,
             request,
@@ -235,78 +254,45 @@ class _Traced:
         return getattr(self._inner, name)
 
 
-def _options(
-    timeout: Optional[float],
-    credentials: Any,
-    wait_for_ready: Optional[bool],
-    compression: Any,
-) -> dict[str, Any]:
-    return {
-        "timeout": timeout,
-        "credentials": credentials,
-        "wait_for_ready": wait_for_ready,
-        "compression": compression,
-    }
+def _traced_method(attribute: Optional[str], finish: Finish) -> Callable[..., Any]:
+    """A traced multi-callable method: ``__call__`` (``attribute`` None), ``with_call`` or
+    ``future`` of the inner one, with grpc's parameters, ended by ``finish``."""
+
+    def call(
+        self: _Traced,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        invoke = self._inner if attribute is None else getattr(self._inner, attribute)
+        kw = {
+            "timeout": timeout,
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._call(invoke, request, metadata, kw, finish)
+
+    return call
 
 
 class _UnaryResponse(_Traced):
     """``unary_unary`` and ``stream_unary``: ``__call__``, ``with_call`` and ``future``."""
 
     __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner, request, metadata, kw, _respond)
-
-    def with_call(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner.with_call, request, metadata, kw, _respond_with_call)
-
-    def future(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner.future, request, metadata, kw, _end_when_done)
+    __call__ = _traced_method(None, _respond)
+    with_call = _traced_method("with_call", _respond_with_call)
+    future = _traced_method("future", _end_when_done)
 
 
 class _StreamResponse(_Traced):
     """``unary_stream`` and ``stream_stream``: the call returns a ``ResponseStream``."""
 
     __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner, request, metadata, kw, _as_stream)
+    __call__ = _traced_method(None, _as_stream)
 
 
 class TracedChannel(grpc.Channel):  # type: ignore[misc]
@@ -384,7 +370,7 @@ class ClientInterceptor(
     def _intercept(self, continuation: Any, details: Any, request: Any, finish: Finish) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
-        if method is None or telemetry.holder.global_ is not telemetry or is_suppressed():
+        if method is None:
             return continuation(details, request)
         return traced_call(
             telemetry,

@@ -33,7 +33,7 @@ from opentelemetry.util.types import AttributeValue
 from instrumentarium.util.config import ActiveConfig, split_comma_list
 from instrumentarium.util.metrics import DurationHistograms
 from instrumentarium.util.net import split_host_port
-from instrumentarium.util.safety import safe_hook, warn_once
+from instrumentarium.util.safety import guard, safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from ._config import GrpcClientConfig, GrpcServerConfig
@@ -52,6 +52,8 @@ __all__ = [
     "RpcMethod",
     "GrpcTelemetry",
     "combined_filter",
+    "describe",
+    "rpc_error_code",
 ]
 
 SCOPE: Final = "instrumentarium.grpc"
@@ -343,14 +345,34 @@ class GrpcTelemetry:
         record: bool = False,
     ) -> None:
         """End ``span`` with ``code`` (None: OK, or UNKNOWN when ``exception`` is given) and
-        record the duration. ``record`` adds ``exception`` as the span's one exception event."""
-        if code is None and exception is not None:
-            code = _grpc().StatusCode.UNKNOWN
+        record the duration. ``record`` adds ``exception`` as the span's one exception event.
+        Every side ends its spans here: a failure of ours is logged once, the span still ends."""
         elapsed = perf_counter_ns() - started_ns
-        if code is None or code.name == "OK":
-            span.end()
-            self.duration.record(elapsed, method.metric_ms, method.metric_s)
-            return
+        with _END:
+            if code is None and exception is None:
+                span.end()
+                self.duration.record(elapsed, method.metric_ms, method.metric_s)
+                return
+            try:
+                old, new = self._outcome(span, method, code, details, exception, record)
+            finally:
+                span.end()
+            self.duration.record(elapsed, old, new)
+
+    def _outcome(
+        self,
+        span: Span,
+        method: RpcMethod,
+        code: Optional[grpc.StatusCode],
+        details: Optional[str],
+        exception: Optional[BaseException],
+        record: bool,
+    ) -> tuple[Attributes, Attributes]:
+        """Set the status of a call that did not end OK on ``span``; its metric attributes."""
+        if code is None:
+            code = _grpc().StatusCode.UNKNOWN
+        if code.name == "OK":
+            return method.metric_ms, method.metric_s
         number = code.value[0]
         error_type = code.name
         if span.is_recording():
@@ -368,9 +390,8 @@ class GrpcTelemetry:
                     and exception is not None
                     and not isinstance(exception, _grpc().RpcError)
                 ):
-                    details = f"{type(exception).__name__}: {exception}"
+                    details = describe(exception)
                 span.set_status(Status(StatusCode.ERROR, f"{code}:{details or ''}"))
-        span.end()
         old = method.metric_ms
         if self.old:
             old = dict(old)
@@ -381,7 +402,19 @@ class GrpcTelemetry:
             new[RPC_RESPONSE_STATUS_CODE] = code.name
             if self.client or code.name in _SERVER_ERRORS:
                 new[ERROR_TYPE] = error_type
-        self.duration.record(elapsed, old, new)
+        return old, new
+
+
+_END: Final = guard("ending the grpc span")
+_DESCRIBE: Final = guard("describing the exception of a grpc call")
+
+
+def describe(exc: BaseException) -> Optional[str]:
+    """``"ValueError: boom"``, the status description of a call that raised ``exc``; None if
+    its ``str()`` fails."""
+    with _DESCRIBE:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _grpc() -> Any:
