@@ -387,22 +387,8 @@ class ClientInterceptor(
     def _stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return self._intercept(continuation, details, request, _as_stream)
 
-    def intercept_unary_unary(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return self._unary(continuation, client_call_details, request)
-
-    def intercept_stream_unary(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return self._unary(continuation, client_call_details, request_iterator)
-
-    def intercept_unary_stream(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return self._stream(continuation, client_call_details, request)
-
-    def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return self._stream(continuation, client_call_details, request_iterator)
+    # grpc calls intercept_<type>(continuation, client_call_details, request or iterator).
+    intercept_unary_unary = _unary
+    intercept_stream_unary = _unary
+    intercept_unary_stream = _stream
+    intercept_stream_stream = _stream

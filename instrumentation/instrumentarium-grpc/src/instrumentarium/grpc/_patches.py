@@ -23,6 +23,13 @@ from ._telemetry import GrpcTelemetry
 
 __all__ = ["AIO_CLIENT", "AIO_SERVER", "CLIENT", "SERVER", "client_patches"]
 
+# The patches of each are set below, once the wrappers exist; CLIENT's at instrument() (which
+# factories is an option: ``client_patches``).
+SERVER: Final = ActiveConfig[GrpcTelemetry]("_instrumentarium_grpc_server")
+AIO_SERVER: Final = ActiveConfig[GrpcTelemetry]("_instrumentarium_grpc_aio_server")
+CLIENT: Final = ActiveConfig[GrpcTelemetry]("_instrumentarium_grpc_client")
+AIO_CLIENT: Final = ActiveConfig[GrpcTelemetry]("_instrumentarium_grpc_aio_client")
+
 
 def _with_interceptors(
     args: tuple[Any, ...], kwargs: dict[str, Any], index: int, first: list[Any]
@@ -38,24 +45,31 @@ def _with_interceptors(
     return args, kwargs
 
 
-def _server(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = SERVER.global_
-    if telemetry is None:
+def _serving(holder: ActiveConfig[GrpcTelemetry], sync: bool) -> Callable[..., Any]:
+    """The wrapper of ``grpc.server`` (``sync``) or ``grpc.aio.server``: our interceptor goes
+    first, while ``holder`` holds a telemetry."""
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        telemetry = holder.global_
+        if telemetry is None:
+            return wrapped(*args, **kwargs)
+        interceptor = _sync_server(telemetry) if sync else _aio_server(telemetry)
+        args, kwargs = _with_interceptors(args, kwargs, 2, [interceptor])
         return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _sync_server(telemetry: GrpcTelemetry) -> Any:
     from ._server import ServerInterceptor
 
-    args, kwargs = _with_interceptors(args, kwargs, 2, [ServerInterceptor(telemetry)])
-    return wrapped(*args, **kwargs)
+    return ServerInterceptor(telemetry)
 
 
-def _aio_server(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    telemetry = AIO_SERVER.global_
-    if telemetry is None:
-        return wrapped(*args, **kwargs)
+def _aio_server(telemetry: GrpcTelemetry) -> Any:
     from ._aio import AioServerInterceptor
 
-    args, kwargs = _with_interceptors(args, kwargs, 2, [AioServerInterceptor(telemetry)])
-    return wrapped(*args, **kwargs)
+    return AioServerInterceptor(telemetry)
 
 
 def _channel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -100,21 +114,13 @@ def client_patches(config: GrpcClientConfig) -> PatchSet:
     return PatchSet(chosen)
 
 
-SERVER: Final = ActiveConfig[GrpcTelemetry](
-    "_instrumentarium_grpc_server", PatchSet([Patch("grpc", "server", _server)])
-)
-AIO_SERVER: Final = ActiveConfig[GrpcTelemetry](
-    "_instrumentarium_grpc_aio_server", PatchSet([Patch("grpc.aio", "server", _aio_server)])
-)
-CLIENT: Final = ActiveConfig[GrpcTelemetry]("_instrumentarium_grpc_client")  # see client_patches
-AIO_CLIENT: Final = ActiveConfig[GrpcTelemetry](
-    "_instrumentarium_grpc_aio_client",
-    PatchSet(
-        [
-            # (target, options, compression, interceptors)
-            Patch("grpc.aio", "insecure_channel", _aio_channel(3)),
-            # (target, credentials, options, compression, interceptors)
-            Patch("grpc.aio", "secure_channel", _aio_channel(4)),
-        ]
-    ),
+SERVER.patches = PatchSet([Patch("grpc", "server", _serving(SERVER, True))])
+AIO_SERVER.patches = PatchSet([Patch("grpc.aio", "server", _serving(AIO_SERVER, False))])
+AIO_CLIENT.patches = PatchSet(
+    [
+        # (target, options, compression, interceptors)
+        Patch("grpc.aio", "insecure_channel", _aio_channel(3)),
+        # (target, credentials, options, compression, interceptors)
+        Patch("grpc.aio", "secure_channel", _aio_channel(4)),
+    ]
 )

@@ -92,6 +92,21 @@ _histograms: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], Histogram]] 
 _histograms_lock = threading.Lock()
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _made_for(
+    registry: weakref.WeakKeyDictionary[_K, dict[tuple[Any, ...], _V]], owner: _K
+) -> dict[tuple[Any, ...], _V]:
+    """What ``owner`` (a meter, a meter provider) has made so far, kept while it lives; a
+    fresh dict, so no sharing, for an owner that cannot be weakly referenced."""
+    try:
+        return registry.setdefault(owner, {})
+    except TypeError:
+        return {}
+
+
 def histogram(
     meter: Meter, name: str, *, unit: str, description: str, buckets: Sequence[float]
 ) -> Histogram:
@@ -102,10 +117,7 @@ def histogram(
     """
     key = (name, unit, description, tuple(buckets))
     with _histograms_lock:
-        try:
-            made = _histograms.setdefault(meter, {})
-        except TypeError:  # a meter that cannot be weakly referenced: no sharing
-            made = {}
+        made = _made_for(_histograms, meter)
         found = made.get(key)
         if found is None:
             found = made[key] = _create_histogram(meter, name, unit, description, buckets)
@@ -345,13 +357,7 @@ def shared_instrument(
     made by ``make(meter)`` the first time. Callers asking for one name must make one type."""
     key = (scope, version, schema_url, name)
     with _shared_lock:
-        if meter_provider is None:
-            made = _shared_global
-        else:
-            try:
-                made = _shared.setdefault(meter_provider, {})
-            except TypeError:  # a provider that cannot be weakly referenced: no sharing
-                made = {}
+        made = _shared_global if meter_provider is None else _made_for(_shared, meter_provider)
         found = made.get(key)
         if found is None:
             meter = get_meter(scope, version, meter_provider, schema_url=schema_url)
