@@ -176,12 +176,11 @@ class KafkaTelemetry:
         self.consumed = message_counts(
             a.CONSUMED_MESSAGES, description="Number of messages delivered to the application."
         )
-        self.duration = DurationHistograms(
+        self.duration = DurationHistograms.stable(
             meter,
-            None,
-            new_name=a.OPERATION_DURATION,
-            new_description="Duration of a messaging operation started by a producer or consumer.",
-            buckets_s=a.DURATION_BUCKETS_S,
+            a.OPERATION_DURATION,
+            "Duration of a messaging operation started by a producer or consumer.",
+            a.DURATION_BUCKETS_S,
         )
         self.produce_hook = safe_hook(config.produce_hook, "produce_hook")
         self.consume_hook = safe_hook(config.consume_hook, "consume_hook")

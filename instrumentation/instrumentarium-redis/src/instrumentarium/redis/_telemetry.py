@@ -56,6 +56,7 @@ __all__ = ["SCOPE", "Begun", "RedisTelemetry", "note_cluster_node", "run", "run_
 SCOPE: Final = "instrumentarium.redis"
 _POOL_CACHE: Final = "_instrumentarium_redis_attributes"
 _CLIENT: Final = SpanKind.CLIENT
+_DURATION_DOC: Final = "Duration of database client operations."
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
@@ -147,12 +148,8 @@ class RedisTelemetry:
         url = schema_url("database", database) if database.new else schema_url("http", http)
         self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
         meter = get_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
-        self.duration = DurationHistograms(
-            meter,
-            None,
-            new_name=a.DB_CLIENT_OPERATION_DURATION,
-            new_description="Duration of database client operations.",
-            buckets_s=a.DURATION_BUCKETS_S,
+        self.duration = DurationHistograms.stable(
+            meter, a.DB_CLIENT_OPERATION_DURATION, _DURATION_DOC, a.DURATION_BUCKETS_S
         )
         self.request_hook = safe_hook(config.request_hook, "request_hook")
         self.response_hook = safe_hook(config.response_hook, "response_hook")
