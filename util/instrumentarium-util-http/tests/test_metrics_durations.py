@@ -74,19 +74,6 @@ class TestDurationHistograms:
         unit, (new,) = points["thing.call.duration"]
         assert (unit, new.sum, dict(new.attributes)) == ("s", 0.0025, {"new": 2})
 
-    def test_stable_alone(
-        self, meter: Any, reader: InMemoryMetricReader, sdk_takes_advisory_buckets: bool
-    ) -> None:
-        """``stable`` makes the seconds histogram only, with the given boundaries (on SDKs
-        that take advisory boundaries)."""
-        pair = DurationHistograms.stable(meter, "db.op.duration", "Db.", (0.5, 1.0))
-        assert pair.ms is None
-        pair.record(250_000_000, {"old": 1}, {"new": 2})
-        unit, (point,) = _points(reader)["db.op.duration"]
-        assert (unit, point.sum, dict(point.attributes)) == ("s", 0.25, {"new": 2})
-        if sdk_takes_advisory_buckets:
-            assert tuple(point.explicit_bounds) == (0.5, 1.0)
-
     def test_whole_milliseconds(self, meter: Any, reader: InMemoryMetricReader) -> None:
         """``whole_ms`` rounds the old value to whole milliseconds (HTTP's histograms)."""
         DurationHistograms(meter, DEFAULT, whole_ms=True, **NAMES).record(2_600_000, {}, {})

@@ -41,7 +41,7 @@ from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import DurationHistograms, shared_counts
+from instrumentarium.util.metrics import histogram, shared_counts
 from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import guard, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
@@ -176,11 +176,13 @@ class KafkaTelemetry:
         self.consumed = message_counts(
             a.CONSUMED_MESSAGES, description="Number of messages delivered to the application."
         )
-        self.duration = DurationHistograms.stable(
+        # The messaging conventions' one duration, in seconds in every mode (no old form).
+        self.duration = histogram(
             meter,
             a.OPERATION_DURATION,
-            "Duration of a messaging operation started by a producer or consumer.",
-            a.DURATION_BUCKETS_S,
+            unit="s",
+            description="Duration of a messaging operation started by a producer or consumer.",
+            buckets=a.DURATION_BUCKETS_S,
         )
         self.produce_hook = safe_hook(config.produce_hook, "produce_hook")
         self.consume_hook = safe_hook(config.consume_hook, "consume_hook")
@@ -334,7 +336,7 @@ class KafkaTelemetry:
                             span.set_attribute(a.MESSAGING_KAFKA_PARTITION, partition)
                         if self.new:
                             span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
-                self.duration.record(perf_counter_ns() - started, metric, metric)
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
                 self.sent.add(1, metric)
             finally:
                 span.end()
@@ -396,7 +398,7 @@ class KafkaTelemetry:
             with _RECEIVE:
                 metric = dict(self._client(instance, consumer=True).metric)
                 metric[a.ERROR_TYPE] = type(exc).__qualname__
-                self.duration.record(perf_counter_ns() - started, metric, metric)
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
             raise
         if batches:
             with _RECEIVE:
@@ -414,7 +416,7 @@ class KafkaTelemetry:
                 if len(topics) == 1
                 else client.metric
             )
-            self.duration.record(elapsed, metric, metric)
+            self.duration.record(elapsed / 1e9, metric)
             if instance.__dict__.get(IN_NEXT):
                 return
             for partition, records in batches.items():

@@ -34,7 +34,7 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import DurationHistograms
+from instrumentarium.util.metrics import histogram
 from instrumentarium.util.safety import guard, is_suppressed, safe_hook
 from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
 
@@ -148,8 +148,13 @@ class RedisTelemetry:
         url = schema_url("database", database) if database.new else schema_url("http", http)
         self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
         meter = get_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
-        self.duration = DurationHistograms.stable(
-            meter, a.DB_CLIENT_OPERATION_DURATION, _DURATION_DOC, a.DURATION_BUCKETS_S
+        # The database conventions' one duration, in seconds in every mode (no old form).
+        self.duration = histogram(
+            meter,
+            a.DB_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description=_DURATION_DOC,
+            buckets=a.DURATION_BUCKETS_S,
         )
         self.request_hook = safe_hook(config.request_hook, "request_hook")
         self.response_hook = safe_hook(config.response_hook, "response_hook")
@@ -358,7 +363,7 @@ class RedisTelemetry:
                         response = _NO_RESPONSE
                 if self.response_hook is not None and response is not _NO_RESPONSE:
                     self.response_hook(span, instance, response)
-                self.duration.record(perf_counter_ns() - started, metric, metric)
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
             finally:
                 span.end()
                 detach(token)  # type: ignore[arg-type]

@@ -180,14 +180,6 @@ class DurationHistograms:
                 meter, new_name, unit="s", description=new_description, buckets=buckets_s
             )
 
-    @classmethod
-    def stable(
-        cls, meter: Meter, name: str, description: str, buckets: Sequence[float]
-    ) -> DurationHistograms:
-        """The stable histogram ``name`` (s) alone, in every mode: the database and messaging
-        conventions, whose old form recorded no duration."""
-        return cls(meter, None, new_name=name, new_description=description, buckets_s=buckets)
-
     def record(
         self,
         elapsed_ns: int,
