@@ -85,7 +85,11 @@ class _ServerCall:
         tb: Optional[TracebackType],
     ) -> None:  # the behaviour's exception, if any, goes on unchanged
         detach(self.token)  # type: ignore[arg-type]
-        self.finish(exc)
+        if exc is None:  # the common case, inline
+            code, details = _context_status(self.context)
+            self.telemetry.end(self.span, self.method, self.started, code, details)
+        else:
+            self.finish(exc)
 
     def finish(self, exc: Optional[BaseException]) -> None:
         """End the span: the code the handler set (``set_code``, ``abort``), or UNKNOWN with
