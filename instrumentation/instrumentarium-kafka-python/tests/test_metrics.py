@@ -148,12 +148,12 @@ class TestCounterExport:
     ):
         """Where the SDK cannot export asynchronous counters, synchronous ones of the same name
         and unit count the same messages with the same attributes."""
-        import instrumentarium.kafka as kafka_instrumentation
+        from instrumentarium.kafka._patches import ACTIVE
         from instrumentarium.util import metrics
 
         monkeypatch.setattr(metrics, "observables_export_correctly", lambda: False)
         instrument()
-        telemetry = kafka_instrumentation._global
+        telemetry = ACTIVE.global_
         assert telemetry is not None
         assert (telemetry.sent.observed, telemetry.consumed.observed) == (False, False)
         for i in range(4):

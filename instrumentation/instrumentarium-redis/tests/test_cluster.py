@@ -10,7 +10,8 @@ import redis
 import redis.asyncio.cluster
 from opentelemetry.trace import StatusCode
 
-from instrumentarium.redis import _NODE_PATCHES, RedisInstrumentor
+from instrumentarium.redis import RedisInstrumentor
+from instrumentarium.redis._patches import PATCHES
 
 
 class TestCluster:
@@ -75,7 +76,7 @@ class TestCluster:
         self, instrument_client, cluster, span_exporter, key
     ):
         """instrument_client on a cluster: commands and pipelines name their node too, and
-        uninstrument_client takes the node hooks away with it."""
+        uninstrument_client takes the patches, node hooks included, away with it."""
         instrument_client(cluster)
         cluster.set(key, "v")
         pipe = cluster.pipeline()
@@ -88,7 +89,7 @@ class TestCluster:
         assert [s.attributes["net.peer.port"] for s in spans] == [node.port, node.port]
 
         RedisInstrumentor.uninstrument_client(cluster)
-        assert _NODE_PATCHES.applied == ()
+        assert PATCHES.applied == ()
 
     def test_error(self, instrument, cluster, span_exporter, key):
         """A server error on a cluster propagates and the span is ERROR."""

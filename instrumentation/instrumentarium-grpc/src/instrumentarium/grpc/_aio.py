@@ -14,21 +14,19 @@ of the user's behaviour: ``async def``, async generator, or plain function.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from time import perf_counter_ns
 from typing import Any, Optional
 
 from opentelemetry import trace
-from opentelemetry.propagate import inject
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
 import grpc.aio  # type: ignore[import-untyped]
 from instrumentarium.util.safety import is_suppressed
 
+from ._client import begin, fail
 from ._server import HandlerCache
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
+from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod
 
 __all__ = ["AioServerInterceptor", "aio_client_interceptors_for"]
 
@@ -37,24 +35,25 @@ _set_span_in_context = trace.set_span_in_context
 _CANCELLED = grpc.StatusCode.CANCELLED
 
 
-class _AioClientInterceptor:
-    """What the four aio client interceptors share: the start of a traced call."""
+class AioClientInterceptor:
+    """What the four aio client interceptors share: the start of a traced call and the wait
+    for its response(s); each subclass is the one method grpc calls for its call type."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._telemetry = telemetry
 
-    def _begin(self, details: Any) -> Optional[tuple[RpcMethod, Span, Any, int]]:
+    async def _start(
+        self, continuation: Any, details: Any, request: Any
+    ) -> tuple[Optional[tuple[RpcMethod, Span, int]], Any]:
+        """Start the call: ``(None, call)`` when it is not traced, else the span's
+        ``(method, span, started)`` and the call, made with the request hook run first; a call
+        that fails to start ends its span."""
         telemetry = self._telemetry
-        if not telemetry.active or is_suppressed():
-            return None
         method = telemetry.method(details.method)
-        if method is None:
-            return None
-        span = telemetry.tracer.start_span(
-            method.span_name, kind=telemetry.kind, attributes=method.attributes
-        )
-        carrier: list[tuple[str, Any]] = list(details.metadata) if details.metadata else []
-        inject(carrier, context=_set_span_in_context(span), setter=_setter)
+        begun = None if method is None else begin(telemetry, method, details.metadata, request)
+        if method is None or begun is None:
+            return None, await continuation(details, request)
+        span, carrier, started = begun
         traced_details = grpc.aio.ClientCallDetails(
             details.method,
             details.timeout,
@@ -62,59 +61,36 @@ class _AioClientInterceptor:
             details.credentials,
             details.wait_for_ready,
         )
-        return method, span, traced_details, perf_counter_ns()
-
-    def _fail(self, span: Span, method: RpcMethod, started: int, exc: BaseException) -> None:
-        if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
-            self._telemetry.end(span, method, started, _CANCELLED, "cancelled by the caller")
-            return
-        code, details = rpc_error_code(exc)
-        if code is None:
-            code, details = grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}"
-        self._telemetry.end(span, method, started, code, details, exc, record=True)
-
-    async def _start(
-        self, continuation: Any, details: Any, request: Any
-    ) -> tuple[Optional[tuple[RpcMethod, Span, Any, int]], Any]:
-        """Start the call: ``(None, call)`` when it is not traced, else the span's
-        ``(method, span, traced details, started)`` and the call, made with the request hook
-        run first; a call that fails to start ends its span."""
-        begun = self._begin(details)
-        if begun is None:
-            return None, await continuation(details, request)
-        method, span, traced_details, started = begun
-        if self._telemetry.request_hook is not None:
-            self._telemetry.request_hook(span, request)
         try:
-            return begun, await continuation(traced_details, request)
+            return (method, span, started), await continuation(traced_details, request)
         except BaseException as exc:
-            self._fail(span, method, started, exc)
+            fail(telemetry, span, method, started, exc)
             raise
 
-    async def _unary_response(self, continuation: Any, details: Any, request: Any) -> Any:
+    async def unary_response(self, continuation: Any, details: Any, request: Any) -> Any:
         begun, call = await self._start(continuation, details, request)
         if begun is None:
             return call
-        method, span, _, started = begun
+        method, span, started = begun
         telemetry = self._telemetry
         try:
             response = await call
         except grpc.aio.AioRpcError as exc:
-            self._fail(span, method, started, exc)
+            fail(telemetry, span, method, started, exc)
             return call  # the caller gets the same error from the call it awaits
         except BaseException as exc:
-            self._fail(span, method, started, exc)
+            fail(telemetry, span, method, started, exc)
             raise
         if telemetry.response_hook is not None:
             telemetry.response_hook(span, response)
         telemetry.end(span, method, started)
         return call
 
-    async def _stream_response(self, continuation: Any, details: Any, request: Any) -> Any:
+    async def stream_response(self, continuation: Any, details: Any, request: Any) -> Any:
         begun, call = await self._start(continuation, details, request)
         if begun is None:
             return call
-        method, span, _, started = begun
+        method, span, started = begun
         return self._messages(call, span, method, started)
 
     async def _messages(
@@ -129,40 +105,29 @@ class _AioClientInterceptor:
         except BaseException as exc:
             if isinstance(exc, GeneratorExit):  # dropped by the caller: stop the call too
                 call.cancel()
-            self._fail(span, method, started, exc)
+            fail(self._telemetry, span, method, started, exc)
             raise
         self._telemetry.end(span, method, started)
 
 
-class _UnaryUnary(_AioClientInterceptor, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    async def intercept_unary_unary(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return await self._unary_response(continuation, client_call_details, request)
+# grpc calls intercept_<type>(continuation, client_call_details, request or request_iterator).
+class _UnaryUnary(AioClientInterceptor, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    intercept_unary_unary = AioClientInterceptor.unary_response
 
 
-class _StreamUnary(_AioClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
-    async def intercept_stream_unary(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return await self._unary_response(continuation, client_call_details, request_iterator)
+class _StreamUnary(AioClientInterceptor, grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    intercept_stream_unary = AioClientInterceptor.unary_response
 
 
-class _UnaryStream(_AioClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    async def intercept_unary_stream(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return await self._stream_response(continuation, client_call_details, request)
+class _UnaryStream(AioClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    intercept_unary_stream = AioClientInterceptor.stream_response
 
 
-class _StreamStream(_AioClientInterceptor, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
-    async def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return await self._stream_response(continuation, client_call_details, request_iterator)
+class _StreamStream(AioClientInterceptor, grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    intercept_stream_stream = AioClientInterceptor.stream_response
 
 
-def aio_client_interceptors_for(telemetry: RpcTelemetry) -> list[Any]:
+def aio_client_interceptors_for(telemetry: GrpcTelemetry) -> list[AioClientInterceptor]:
     """The four interceptors (one per call type) tracing with ``telemetry``."""
     return [
         _UnaryUnary(telemetry),
@@ -175,11 +140,12 @@ def aio_client_interceptors_for(telemetry: RpcTelemetry) -> list[Any]:
 class AioServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Traces every call a ``grpc.aio.server`` handles."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._cache = HandlerCache(telemetry)
 
     async def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = await continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or is_suppressed():
+        telemetry = self._cache.telemetry
+        if handler is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

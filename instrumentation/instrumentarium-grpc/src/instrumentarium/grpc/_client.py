@@ -17,51 +17,70 @@ real call. The span ends exactly once:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from time import perf_counter_ns
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
 from opentelemetry.propagate import inject
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
-from instrumentarium.util.safety import is_suppressed
+from instrumentarium.util.safety import guard, is_suppressed
 
-from ._telemetry import MetadataSetter, RpcMethod, RpcTelemetry, rpc_error_code
+from ._telemetry import GrpcTelemetry, MetadataSetter, RpcMethod, describe, rpc_error_code
 
-__all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel"]
+__all__ = ["ClientInterceptor", "ResponseStream", "TracedChannel", "begin", "fail"]
 
 _setter = MetadataSetter()
 _set_span_in_context = trace.set_span_in_context
 _CANCELLED = grpc.StatusCode.CANCELLED
 
 
-def start(
-    telemetry: RpcTelemetry, method: RpcMethod, metadata: Any
-) -> tuple[Span, list[tuple[str, Any]], int]:
-    """Start the CLIENT span of one call; the outgoing metadata with the context injected."""
-    span = telemetry.tracer.start_span(
-        method.span_name, kind=telemetry.kind, attributes=method.attributes
-    )
-    carrier: list[tuple[str, Any]] = list(metadata) if metadata else []
-    inject(carrier, context=_set_span_in_context(span), setter=_setter)
-    return span, carrier, perf_counter_ns()
+_BEGIN: Final = guard("starting the grpc client span")
+
+
+def begin(
+    telemetry: GrpcTelemetry, method: RpcMethod, metadata: Any, request: Any
+) -> Optional[tuple[Span, list[tuple[str, Any]], int]]:
+    """Start the CLIENT span of one call (sync or asyncio) and run the request hook; the span,
+    the outgoing metadata with the context injected, the start time. None: make the call plain
+    (not in force, suppressed, or a failure of ours, logged)."""
+    if telemetry.holder.global_ is not telemetry or is_suppressed():
+        return None
+    with _BEGIN:
+        span = telemetry.tracer.start_span(
+            method.span_name, kind=telemetry.kind, attributes=method.attributes
+        )
+        carrier: list[tuple[str, Any]] = list(metadata) if metadata else []
+        try:
+            inject(carrier, context=_set_span_in_context(span), setter=_setter)
+        except BaseException:
+            span.end()
+            raise
+        if telemetry.request_hook is not None:
+            telemetry.request_hook(span, request)
+        return span, carrier, perf_counter_ns()
+    return None
 
 
 def fail(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, exc: BaseException
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, exc: BaseException
 ) -> None:
-    """End the span of a call that raised ``exc`` (an ``RpcError``, or anything else)."""
+    """End the span of a call that raised ``exc``: an ``RpcError`` with its code, a
+    cancellation (asyncio) as CANCELLED, anything else as UNKNOWN."""
+    if isinstance(exc, (asyncio.CancelledError, GeneratorExit)):
+        telemetry.end(span, method, started, _CANCELLED, "cancelled by the caller")
+        return
     code, details = rpc_error_code(exc)
     if code is None:
-        code = grpc.StatusCode.UNKNOWN
-        details = f"{type(exc).__name__}: {exc}"
+        code, details = grpc.StatusCode.UNKNOWN, describe(exc)
     telemetry.end(span, method, started, code, details, exc, record=True)
 
 
 def end_when_done(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
 ) -> None:
     """End the span when ``future`` (a ``grpc.Future`` that is also a ``grpc.Call``) is done."""
 
@@ -80,23 +99,24 @@ def end_when_done(
     future.add_done_callback(done)
 
 
-Finish = Callable[[RpcTelemetry, Span, RpcMethod, int, Any], Any]
+Finish = Callable[[GrpcTelemetry, Span, RpcMethod, int, Any], Any]
 
 
 def traced_call(
-    telemetry: RpcTelemetry,
+    telemetry: GrpcTelemetry,
     method: RpcMethod,
     metadata: Any,
     request: Any,
     invoke: Callable[[Any], Any],
     finish: Finish,
 ) -> Any:
-    """``invoke(metadata)`` in a CLIENT span: the context goes into the metadata and the request
-    hook runs first; a raise ends the span ERROR, else ``finish`` ends it (now or later) and
-    gives what the caller gets."""
-    span, metadata, started = start(telemetry, method, metadata)
-    if telemetry.request_hook is not None:
-        telemetry.request_hook(span, request)
+    """``invoke(metadata)`` in a CLIENT span (plain when ``begin`` starts none): the context
+    goes into the metadata and the request hook runs first; a raise ends the span ERROR, else
+    ``finish`` ends it (now or later) and gives what the caller gets."""
+    begun = begin(telemetry, method, metadata, request)
+    if begun is None:
+        return invoke(metadata)
+    span, metadata, started = begun
     try:
         outcome = invoke(metadata)
     except BaseException as exc:
@@ -106,7 +126,7 @@ def traced_call(
 
 
 def _respond(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, response: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, response: Any
 ) -> Any:
     """A unary response: the response hook, then the span ends."""
     if telemetry.response_hook is not None:
@@ -116,7 +136,7 @@ def _respond(
 
 
 def _respond_with_call(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, result: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, result: Any
 ) -> Any:
     """``with_call``'s ``(response, call)``: the hook gets the response."""
     _respond(telemetry, span, method, started, result[0])
@@ -124,14 +144,14 @@ def _respond_with_call(
 
 
 def _end_when_done(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, future: Any
 ) -> Any:
     end_when_done(telemetry, span, method, started, future)
     return future
 
 
 def _as_stream(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, stream: Any
+    telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int, stream: Any
 ) -> Any:
     return ResponseStream(stream, telemetry, span, method, started)
 
@@ -143,7 +163,7 @@ class ResponseStream(Iterator[Any]):
     __slots__ = ("_method", "_next", "_response_hook", "_span", "_started", "_stream", "_tel")
 
     def __init__(
-        self, stream: Any, telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int
+        self, stream: Any, telemetry: GrpcTelemetry, span: Span, method: RpcMethod, started: int
     ) -> None:
         self._stream = stream
         self._next: Callable[[], Any] = stream.__next__
@@ -209,7 +229,7 @@ class _Traced:
 
     __slots__ = ("_inner", "_method", "_tel")
 
-    def __init__(self, inner: Any, telemetry: RpcTelemetry, method: Optional[RpcMethod]) -> None:
+    def __init__(self, inner: Any, telemetry: GrpcTelemetry, method: Optional[RpcMethod]) -> None:
         self._inner = inner
         self._tel = telemetry
         self._method = method
@@ -219,11 +239,10 @@ class _Traced:
     ) -> Any:
         """``invoke(request, metadata=..., **kw)``, traced unless excluded or suppressed."""
         method = self._method
-        telemetry = self._tel
-        if method is None or not telemetry.active or is_suppressed():
+        if method is None:
             return invoke(request, metadata=metadata, **kw)
         return traced_call(
-            telemetry,
+            self._tel,
             method,
             metadata,
             request,
@@ -235,85 +254,52 @@ class _Traced:
         return getattr(self._inner, name)
 
 
-def _options(
-    timeout: Optional[float],
-    credentials: Any,
-    wait_for_ready: Optional[bool],
-    compression: Any,
-) -> dict[str, Any]:
-    return {
-        "timeout": timeout,
-        "credentials": credentials,
-        "wait_for_ready": wait_for_ready,
-        "compression": compression,
-    }
+def _traced_method(attribute: Optional[str], finish: Finish) -> Callable[..., Any]:
+    """A traced multi-callable method: ``__call__`` (``attribute`` None), ``with_call`` or
+    ``future`` of the inner one, with grpc's parameters, ended by ``finish``."""
+
+    def call(
+        self: _Traced,
+        request: Any,
+        timeout: Optional[float] = None,
+        metadata: Any = None,
+        credentials: Any = None,
+        wait_for_ready: Optional[bool] = None,
+        compression: Any = None,
+    ) -> Any:
+        invoke = self._inner if attribute is None else getattr(self._inner, attribute)
+        kw = {
+            "timeout": timeout,
+            "credentials": credentials,
+            "wait_for_ready": wait_for_ready,
+            "compression": compression,
+        }
+        return self._call(invoke, request, metadata, kw, finish)
+
+    return call
 
 
 class _UnaryResponse(_Traced):
     """``unary_unary`` and ``stream_unary``: ``__call__``, ``with_call`` and ``future``."""
 
     __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner, request, metadata, kw, _respond)
-
-    def with_call(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner.with_call, request, metadata, kw, _respond_with_call)
-
-    def future(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner.future, request, metadata, kw, _end_when_done)
+    __call__ = _traced_method(None, _respond)
+    with_call = _traced_method("with_call", _respond_with_call)
+    future = _traced_method("future", _end_when_done)
 
 
 class _StreamResponse(_Traced):
     """``unary_stream`` and ``stream_stream``: the call returns a ``ResponseStream``."""
 
     __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        timeout: Optional[float] = None,
-        metadata: Any = None,
-        credentials: Any = None,
-        wait_for_ready: Optional[bool] = None,
-        compression: Any = None,
-    ) -> Any:
-        kw = _options(timeout, credentials, wait_for_ready, compression)
-        return self._call(self._inner, request, metadata, kw, _as_stream)
+    __call__ = _traced_method(None, _as_stream)
 
 
 class TracedChannel(grpc.Channel):  # type: ignore[misc]
     """A ``grpc.Channel`` whose calls are traced by ``telemetry``; everything else is the
     wrapped channel's."""
 
-    def __init__(self, channel: grpc.Channel, telemetry: RpcTelemetry, target: object) -> None:
+    def __init__(self, channel: grpc.Channel, telemetry: GrpcTelemetry, target: object) -> None:
         self._channel = channel
         self._telemetry = telemetry
         self._target = target
@@ -378,13 +364,13 @@ class ClientInterceptor(
 ):
     """Traces calls through grpc's interceptor API: ``grpc.intercept_channel(channel, it)``."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._telemetry = telemetry
 
     def _intercept(self, continuation: Any, details: Any, request: Any, finish: Finish) -> Any:
         telemetry = self._telemetry
         method = telemetry.method(details.method)
-        if method is None or not telemetry.active or is_suppressed():
+        if method is None:
             return continuation(details, request)
         return traced_call(
             telemetry,
@@ -401,22 +387,8 @@ class ClientInterceptor(
     def _stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return self._intercept(continuation, details, request, _as_stream)
 
-    def intercept_unary_unary(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return self._unary(continuation, client_call_details, request)
-
-    def intercept_stream_unary(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return self._unary(continuation, client_call_details, request_iterator)
-
-    def intercept_unary_stream(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
-        return self._stream(continuation, client_call_details, request)
-
-    def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
-        return self._stream(continuation, client_call_details, request_iterator)
+    # grpc calls intercept_<type>(continuation, client_call_details, request or iterator).
+    intercept_unary_unary = _unary
+    intercept_stream_unary = _unary
+    intercept_unary_stream = _stream
+    intercept_stream_stream = _stream

@@ -15,6 +15,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterator
 from time import perf_counter_ns
+from types import TracebackType
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
@@ -23,9 +24,9 @@ from opentelemetry.propagate import extract
 from opentelemetry.trace import Span
 
 import grpc  # type: ignore[import-untyped]
-from instrumentarium.util.safety import is_suppressed
+from instrumentarium.util.safety import guard, is_suppressed
 
-from ._telemetry import MetadataGetter, RpcMethod, RpcTelemetry
+from ._telemetry import GrpcTelemetry, MetadataGetter, RpcMethod, describe
 
 __all__ = ["ServerInterceptor", "HandlerCache"]
 
@@ -57,24 +58,81 @@ def _context_status(context: Any) -> tuple[Optional[grpc.StatusCode], Optional[s
     return code, details if isinstance(details, str) else None
 
 
-def _start(telemetry: RpcTelemetry, method: RpcMethod, context: Any) -> tuple[Span, Context, int]:
-    metadata = context.invocation_metadata()
-    carrier: dict[str, Any] = dict(metadata) if metadata else {}
-    parent = extract(carrier, getter=_getter)
-    attributes = method.attributes.copy()
-    attributes.update(telemetry.peer_attributes(context.peer()))
-    telemetry.user_agent(attributes, carrier.get("user-agent"))
-    span = telemetry.tracer.start_span(
-        method.span_name, parent, kind=telemetry.kind, attributes=attributes
-    )
-    return span, _set_span_in_context(span, parent), perf_counter_ns()
+class _ServerCall:
+    """One traced call of a handler: ``with call:`` makes its span current around the
+    behaviour and ends the span on the way out, with the handler's code or the exception's."""
+
+    __slots__ = ("context", "ctx", "method", "span", "started", "telemetry", "token")
+
+    def __init__(
+        self, telemetry: GrpcTelemetry, method: RpcMethod, context: Any, span: Span, ctx: Context
+    ) -> None:
+        self.telemetry = telemetry
+        self.method = method
+        self.context = context
+        self.span = span
+        self.ctx = ctx
+        self.started = perf_counter_ns()
+        self.token: object = None
+
+    def __enter__(self) -> None:
+        self.token = attach(self.ctx)
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:  # the behaviour's exception, if any, goes on unchanged
+        detach(self.token)  # type: ignore[arg-type]
+        if exc is None:  # the common case, inline
+            code, details = _context_status(self.context)
+            self.telemetry.end(self.span, self.method, self.started, code, details)
+        else:
+            self.finish(exc)
+
+    def finish(self, exc: Optional[BaseException]) -> None:
+        """End the span: the code the handler set (``set_code``, ``abort``), or UNKNOWN with
+        one exception event when the behaviour raised, CANCELLED when the call ended under
+        it."""
+        telemetry, span, method, started = self.telemetry, self.span, self.method, self.started
+        if exc is None:
+            code, details = _context_status(self.context)
+            telemetry.end(span, method, started, code, details)
+            return
+        if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):  # the call ended under us
+            telemetry.end(span, method, started, grpc.StatusCode.CANCELLED, None)
+            return
+        code, details = _context_status(self.context)
+        if _is_abort(exc):
+            telemetry.end(span, method, started, code or grpc.StatusCode.UNKNOWN, details)
+            return
+        if code is None or code is grpc.StatusCode.OK:
+            code, details = grpc.StatusCode.UNKNOWN, describe(exc)
+        telemetry.end(span, method, started, code, details, exc, record=True)
 
 
-def _end(
-    telemetry: RpcTelemetry, span: Span, method: RpcMethod, started: int, context: Any
-) -> None:
-    code, details = _context_status(context)
-    telemetry.end(span, method, started, code, details)
+_BEGIN: Final = guard("starting the grpc server span")
+
+
+def _begin(telemetry: GrpcTelemetry, method: RpcMethod, context: Any) -> Optional[_ServerCall]:
+    """Start the SERVER span of one call, a child of the context in its metadata, with the
+    method's attributes and the peer's. None: run the behaviour plain (not in force,
+    suppressed, or a failure of ours, logged)."""
+    if telemetry.holder.global_ is not telemetry or is_suppressed():
+        return None
+    with _BEGIN:
+        metadata = context.invocation_metadata()
+        carrier: dict[str, Any] = dict(metadata) if metadata else {}
+        parent = extract(carrier, getter=_getter)
+        attributes = method.attributes.copy()
+        attributes.update(telemetry.peer_attributes(context.peer()))
+        telemetry.user_agent(attributes, carrier.get("user-agent"))
+        span = telemetry.tracer.start_span(
+            method.span_name, parent, kind=telemetry.kind, attributes=attributes
+        )
+        return _ServerCall(telemetry, method, context, span, _set_span_in_context(span, parent))
+    return None
 
 
 def _is_abort(exc: BaseException) -> bool:
@@ -86,118 +144,74 @@ def _is_abort(exc: BaseException) -> bool:
     return abort_error is not None and isinstance(exc, abort_error)
 
 
-def _fail(
-    telemetry: RpcTelemetry,
-    span: Span,
-    method: RpcMethod,
-    started: int,
-    context: Any,
-    exc: BaseException,
-) -> None:
-    if isinstance(exc, (GeneratorExit, asyncio.CancelledError)):  # the call ended under us
-        telemetry.end(span, method, started, grpc.StatusCode.CANCELLED, None)
-        return
-    code, details = _context_status(context)
-    if _is_abort(exc):
-        telemetry.end(span, method, started, code or grpc.StatusCode.UNKNOWN, details)
-        return
-    if code is None or code is grpc.StatusCode.OK:
-        code, details = grpc.StatusCode.UNKNOWN, f"{type(exc).__name__}: {exc}"
-    telemetry.end(span, method, started, code, details, exc, record=True)
-
-
-# --- behaviour wrappers ---------------------------------------------------------------------
+# --- behaviour wrappers: each keeps the nature of the user's behaviour ------------------------
 
 Behavior = Callable[..., Any]
 
 
-def _traced_function(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+def _traced_function(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
     """A plain behaviour returning one response (unary or client-streaming request)."""
 
     def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or is_suppressed():
+        call = _begin(telemetry, method, context)
+        if call is None:
             return behavior(request, context)
-        span, ctx, started = _start(telemetry, method, context)
-        token = attach(ctx)
-        try:
-            response = behavior(request, context)
-        except BaseException as exc:
-            _fail(telemetry, span, method, started, context, exc)
-            raise
-        finally:
-            detach(token)
-        _end(telemetry, span, method, started, context)
-        return response
+        with call:
+            return behavior(request, context)
 
     return traced
 
 
-def _traced_generator(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
-    """A plain behaviour returning a response iterator: the span covers the whole stream."""
+def _traced_generator(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+    """A plain behaviour returning a response iterator: the span covers the whole stream.
+    grpc drains (or closes) the iterator in the handler's thread, so the context can stay
+    attached from the first message to the last and be detached in this same frame."""
 
     def traced(request: Any, context: Any) -> Iterator[Any]:
-        if not telemetry.active or is_suppressed():
+        call = _begin(telemetry, method, context)
+        if call is None:
             yield from behavior(request, context)
             return
-        span, ctx, started = _start(telemetry, method, context)
-        # grpc drains (or closes) the iterator in the handler's thread, so the context can stay
-        # attached from the first message to the last and be detached in this same frame.
-        token = attach(ctx)
-        try:
+        with call:
             yield from behavior(request, context)
-        except BaseException as exc:
-            _fail(telemetry, span, method, started, context, exc)
-            raise
-        else:
-            _end(telemetry, span, method, started, context)
-        finally:
-            detach(token)
 
     return traced
 
 
-def _traced_coroutine(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
+def _traced_coroutine(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Behavior:
     """An ``async def`` behaviour (asyncio server): one response, or writes via the context."""
 
     async def traced(request: Any, context: Any) -> Any:
-        if not telemetry.active or is_suppressed():
+        call = _begin(telemetry, method, context)
+        if call is None:
             return await behavior(request, context)
-        span, ctx, started = _start(telemetry, method, context)
-        token = attach(ctx)
-        try:
-            response = await behavior(request, context)
-        except BaseException as exc:
-            _fail(telemetry, span, method, started, context, exc)
-            raise
-        finally:
-            detach(token)
-        _end(telemetry, span, method, started, context)
-        return response
+        with call:
+            return await behavior(request, context)
 
     return traced
 
 
 def _traced_async_generator(
-    telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior
+    telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior
 ) -> Behavior:
     """An async generator behaviour (asyncio server). The span is current while the behaviour
     runs, and only then: it is attached around each step, since the generator may be finalized
     from another task."""
 
     async def traced(request: Any, context: Any) -> AsyncIterator[Any]:
-        if not telemetry.active or is_suppressed():
+        call = _begin(telemetry, method, context)
+        if call is None:
             async for message in behavior(request, context):
                 yield message
             return
-        span, ctx, started = _start(telemetry, method, context)
-        token = attach(ctx)
+        token = attach(call.ctx)
         try:
             responses = behavior(request, context)
         finally:
             detach(token)
         try:
             while True:
-                token = attach(ctx)
+                token = attach(call.ctx)
                 try:
                     message = await responses.__anext__()
                 except StopAsyncIteration:
@@ -206,15 +220,15 @@ def _traced_async_generator(
                     detach(token)
                 yield message
         except BaseException as exc:
-            _fail(telemetry, span, method, started, context, exc)
+            call.finish(exc)
             await responses.aclose()
             raise
-        _end(telemetry, span, method, started, context)
+        call.finish(None)
 
     return traced
 
 
-def _wrap(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Optional[Behavior]:
+def _wrap(telemetry: GrpcTelemetry, method: RpcMethod, behavior: Behavior) -> Optional[Behavior]:
     if inspect.isasyncgenfunction(behavior):
         return _traced_async_generator(telemetry, method, behavior)
     if inspect.iscoroutinefunction(behavior):
@@ -222,7 +236,7 @@ def _wrap(telemetry: RpcTelemetry, method: RpcMethod, behavior: Behavior) -> Opt
     return None  # a plain function: the caller knows whether it returns one message or many
 
 
-def traced_handler(telemetry: RpcTelemetry, method: RpcMethod, handler: Any) -> Any:
+def traced_handler(telemetry: GrpcTelemetry, method: RpcMethod, handler: Any) -> Any:
     """A copy of ``handler`` (a ``grpc.RpcMethodHandler``) whose behaviour is traced."""
     deserializer = handler.request_deserializer
     serializer = handler.response_serializer
@@ -253,7 +267,7 @@ class HandlerCache:
 
     __slots__ = ("_handlers", "telemetry")
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self.telemetry = telemetry
         self._handlers: dict[object, tuple[Any, Any]] = {}
 
@@ -271,11 +285,12 @@ class HandlerCache:
 class ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Traces every call a synchronous ``grpc.server`` handles."""
 
-    def __init__(self, telemetry: RpcTelemetry) -> None:
+    def __init__(self, telemetry: GrpcTelemetry) -> None:
         self._cache = HandlerCache(telemetry)
 
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        if handler is None or not self._cache.telemetry.active or is_suppressed():
+        telemetry = self._cache.telemetry
+        if handler is None or telemetry.holder.global_ is not telemetry or is_suppressed():
             return handler
         return self._cache.traced(handler, handler_call_details.method)

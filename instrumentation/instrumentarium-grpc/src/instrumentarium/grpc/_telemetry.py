@@ -1,8 +1,9 @@
 """What one RPC emits, for every side and flavour: the span, its attributes, the duration metric.
 
-``RpcTelemetry`` is built once per instrumentor or interceptor with everything resolved: the
-tracer, the histograms of each semconv mode, the hooks and the filter (the user's, narrowed by
-``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``). Per method it builds once, and keeps, an ``RpcMethod``:
+``GrpcTelemetry`` is built once per instrumentor or interceptor from its ``GrpcClientConfig`` or
+``GrpcServerConfig``, with everything resolved: the tracer, the histograms of each semconv mode,
+the hooks and the filter (the user's, narrowed by ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``). Per
+method it builds once, and keeps, an ``RpcMethod``:
 the span name, the start attributes and the metric attributes of a successful call, or None when
 the filter excludes the method. Per call the sides (``_client``, ``_server``, ``_aio_*``) only
 start a span with those prebuilt attributes and end it through ``end``, which applies the status
@@ -20,21 +21,21 @@ import os
 import threading
 from collections.abc import Mapping
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 from urllib.parse import unquote
 
 from opentelemetry import trace
-from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.propagators.textmap import Getter, Setter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.config import split_comma_list
-from instrumentarium.util.http import histogram, names
-from instrumentarium.util.metrics import shared_meter
-from instrumentarium.util.safety import safe_hook, warn_once
+from instrumentarium.util.config import ActiveConfig, split_comma_list
+from instrumentarium.util.metrics import DurationHistograms, shared_meter
+from instrumentarium.util.net import split_host_port
+from instrumentarium.util.safety import guard, safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
+from ._config import GrpcClientConfig, GrpcServerConfig
 from ._env import EXCLUDED_SERVICES_ENV
 from .filters import Filter, full_method_of, service_name, split_method
 from .version import __version__
@@ -48,8 +49,10 @@ __all__ = [
     "MetadataSetter",
     "MetadataGetter",
     "RpcMethod",
-    "RpcTelemetry",
+    "GrpcTelemetry",
     "combined_filter",
+    "describe",
+    "rpc_error_code",
 ]
 
 SCOPE: Final = "instrumentarium.grpc"
@@ -186,31 +189,17 @@ class _Peer:
         return split_host_port(target)
 
 
-def split_host_port(address: str) -> tuple[Optional[str], Optional[int]]:
-    """``host:port``, ``[v6]:port`` or ``host`` -> (host, port or None); brackets removed."""
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif address.count(":") == 1:
-        host, _, port_text = address.partition(":")
-    else:
-        host, port_text = address, ""
-    port = int(port_text) if port_text.isdigit() else None
-    return (host or None), port
-
-
-class RpcTelemetry:
+class GrpcTelemetry:
     """Spans and metrics of one side (client or server), configured once."""
 
     __slots__ = (
         "_lock",
         "_methods",
         "_peers",
-        "active",
         "client",
-        "duration_ms",
-        "duration_s",
+        "duration",
         "filter",
+        "holder",
         "kind",
         "new",
         "old",
@@ -222,46 +211,39 @@ class RpcTelemetry:
 
     def __init__(
         self,
-        *,
-        client: bool,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        filter_: Optional[Filter] = None,
-        request_hook: object = None,
-        response_hook: object = None,
+        config: Union[GrpcClientConfig, GrpcServerConfig],
+        holder: Optional[ActiveConfig[GrpcTelemetry]] = None,
     ) -> None:
+        client = isinstance(config, GrpcClientConfig)
         mode = opt_in_mode("rpc")
         self.old = mode.old
         self.new = mode.new
         self.stable_names = not mode.old  # ``rpc/dup`` keeps upstream's span names
         url = schema_url("rpc", mode)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
         self.client = client
         self.kind = SpanKind.CLIENT if client else SpanKind.SERVER
-        self.duration_ms: Optional[Histogram] = None
-        self.duration_s: Optional[Histogram] = None
         side = "client" if client else "server"
-        if mode.old:
-            self.duration_ms = histogram(
-                meter,
-                RPC_CLIENT_DURATION if client else RPC_SERVER_DURATION,
-                unit="ms",
-                description=f"Measures the duration of {'outbound' if client else 'inbound'} RPC.",
-                buckets=names.DURATION_BUCKETS_MS,
-            )
-        if mode.new:
-            self.duration_s = histogram(
-                meter,
-                RPC_CLIENT_CALL_DURATION if client else RPC_SERVER_CALL_DURATION,
-                unit="s",
-                description=f"Measures the duration of an {side} Remote Procedure Call (RPC).",
-                buckets=names.DURATION_BUCKETS_S,
-            )
-        self.filter = combined_filter(filter_)
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-        self.active = True
+        self.duration = DurationHistograms(
+            meter,
+            mode,
+            old_name=RPC_CLIENT_DURATION if client else RPC_SERVER_DURATION,
+            old_description=f"Measures the duration of {'outbound' if client else 'inbound'} RPC.",
+            new_name=RPC_CLIENT_CALL_DURATION if client else RPC_SERVER_CALL_DURATION,
+            new_description=f"Measures the duration of an {side} Remote Procedure Call (RPC).",
+        )
+        self.filter = combined_filter(config.filter_)
+        hooks = config if isinstance(config, GrpcClientConfig) else None
+        self.request_hook = safe_hook(hooks and hooks.request_hook, "request_hook")
+        self.response_hook = safe_hook(hooks and hooks.response_hook, "response_hook")
+        # What holds this telemetry while it is in force: an instrumentor's ActiveConfig, or
+        # (a by-hand interceptor) one of its own that always holds it. Channels and servers
+        # made under instrument() stop tracing when the holder no longer holds it.
+        if holder is None:
+            holder = ActiveConfig("_instrumentarium_grpc")
+            holder.set_global(self)
+        self.holder = holder
         self._methods: dict[object, Optional[RpcMethod]] = {}
         self._peers: dict[str, Attributes] = {}
         self._lock = threading.Lock()
@@ -362,17 +344,34 @@ class RpcTelemetry:
         record: bool = False,
     ) -> None:
         """End ``span`` with ``code`` (None: OK, or UNKNOWN when ``exception`` is given) and
-        record the duration. ``record`` adds ``exception`` as the span's one exception event."""
-        if code is None and exception is not None:
-            code = _grpc().StatusCode.UNKNOWN
+        record the duration. ``record`` adds ``exception`` as the span's one exception event.
+        Every side ends its spans here: a failure of ours is logged once, the span still ends."""
         elapsed = perf_counter_ns() - started_ns
-        if code is None or code.name == "OK":
-            span.end()
-            if self.duration_ms is not None:
-                self.duration_ms.record(elapsed / 1e6, method.metric_ms)
-            if self.duration_s is not None:
-                self.duration_s.record(elapsed / 1e9, method.metric_s)
-            return
+        with _END:
+            if code is None and exception is None:
+                span.end()
+                self.duration.record(elapsed, method.metric_ms, method.metric_s)
+                return
+            try:
+                old, new = self._outcome(span, method, code, details, exception, record)
+            finally:
+                span.end()
+            self.duration.record(elapsed, old, new)
+
+    def _outcome(
+        self,
+        span: Span,
+        method: RpcMethod,
+        code: Optional[grpc.StatusCode],
+        details: Optional[str],
+        exception: Optional[BaseException],
+        record: bool,
+    ) -> tuple[Attributes, Attributes]:
+        """Set the status of a call that did not end OK on ``span``; its metric attributes."""
+        if code is None:
+            code = _grpc().StatusCode.UNKNOWN
+        if code.name == "OK":
+            return method.metric_ms, method.metric_s
         number = code.value[0]
         error_type = code.name
         if span.is_recording():
@@ -390,19 +389,31 @@ class RpcTelemetry:
                     and exception is not None
                     and not isinstance(exception, _grpc().RpcError)
                 ):
-                    details = f"{type(exception).__name__}: {exception}"
+                    details = describe(exception)
                 span.set_status(Status(StatusCode.ERROR, f"{code}:{details or ''}"))
-        span.end()
-        if self.duration_ms is not None:
-            metric = dict(method.metric_ms)
-            metric[RPC_GRPC_STATUS_CODE] = number
-            self.duration_ms.record(elapsed / 1e6, metric)
-        if self.duration_s is not None:
-            metric = dict(method.metric_s)
-            metric[RPC_RESPONSE_STATUS_CODE] = code.name
+        old = method.metric_ms
+        if self.old:
+            old = dict(old)
+            old[RPC_GRPC_STATUS_CODE] = number
+        new = method.metric_s
+        if self.new:
+            new = dict(new)
+            new[RPC_RESPONSE_STATUS_CODE] = code.name
             if self.client or code.name in _SERVER_ERRORS:
-                metric[ERROR_TYPE] = error_type
-            self.duration_s.record(elapsed / 1e9, metric)
+                new[ERROR_TYPE] = error_type
+        return old, new
+
+
+_END: Final = guard("ending the grpc span")
+_DESCRIBE: Final = guard("describing the exception of a grpc call")
+
+
+def describe(exc: BaseException) -> Optional[str]:
+    """``"ValueError: boom"``, the status description of a call that raised ``exc``; None if
+    its ``str()`` fails."""
+    with _DESCRIBE:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _grpc() -> Any:

@@ -1,17 +1,17 @@
 """What kafka-python calls emit: producer and consumer spans, and the messaging metrics.
 
-``KafkaTelemetry`` is built once per ``instrument()`` with everything resolved (providers, hooks,
-semconv mode, span-name form). A client's constant attributes (bootstrap servers, client id,
-consumer group) are computed on its first traced call and kept in the client's ``__dict__``, with
-one entry per topic (producer) or topic and partition (consumer): a call copies a dict at most.
+``KafkaTelemetry`` is built once per ``instrument()`` from its ``KafkaConfig``, with everything
+resolved (providers, hooks, semconv mode, span-name form). A client's constant attributes
+(bootstrap servers, client id, consumer group) are computed on its first traced call and kept in
+the client's ``__dict__``, with one entry per topic (producer) or topic and partition (consumer):
+a call copies a dict at most.
 
-``send()``:
+``send()`` (the patches return to the plain call when instrumentation is suppressed):
 
-1. returns to the plain call when instrumentation is suppressed;
-2. starts a PRODUCER span ``"{topic} send"`` with the attributes samplers see, injects its context
+1. starts a PRODUCER span ``"{topic} send"`` with the attributes samplers see, injects its context
    into a *new* header list (``_headers.with_context``), makes it current and calls
    ``produce_hook`` then ``send()``: the span covers the whole call;
-3. reads the partition the record was assigned from the returned future, marks the span ERROR if
+2. reads the partition the record was assigned from the returned future, marks the span ERROR if
    ``send()`` raised or returned an already failed future (kafka-python reports some errors so),
    counts ``messaging.client.sent.messages`` and records ``messaging.client.operation.duration``.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
@@ -36,17 +36,17 @@ from opentelemetry.context import (
     detach,
     get_current,
 )
-from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagate import extract, inject
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http import histogram
-from instrumentarium.util.metrics import shared_counts, shared_meter
-from instrumentarium.util.safety import is_suppressed, safe_hook
+from instrumentarium.util.metrics import histogram, shared_counts, shared_meter
+from instrumentarium.util.net import split_host_port
+from instrumentarium.util.safety import guard, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
+from ._config import KafkaConfig
 from ._headers import HEADERS_GETTER, with_context
 from .version import __version__
 
@@ -62,23 +62,19 @@ _CONSUMER: Final = SpanKind.CONSUMER
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
+Wrapped = Callable[..., Any]
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
+# (span, context token, started ns, destination, send()'s arguments with the context)
+_Send = tuple[Span, object, int, "_Destination", Args]
+
+_SEND_BEGIN: Final = guard("starting the kafka send span")
+_SEND_END: Final = guard("ending the kafka send span")
+_RECEIVE: Final = guard("recording kafka receive spans and metrics")
 
 
 def _error_status(exc: BaseException) -> Status:
     return Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-
-
-def split_server(server: str) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``host`` -> (host, port); kafka-python's default port."""
-    server = server.strip()
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif server.count(":") == 1:
-        host, _, port = server.partition(":")
-    else:
-        host, port = server, ""
-    return host, int(port) if port.isdigit() else _DEFAULT_PORT
 
 
 def message_key(key: object) -> Optional[str]:
@@ -142,7 +138,6 @@ class KafkaTelemetry:
     """Spans and metrics for kafka-python producers and consumers (see the module docstring)."""
 
     __slots__ = (
-        "active",
         "consume_hook",
         "consumed",
         "duration",
@@ -155,20 +150,13 @@ class KafkaTelemetry:
         "tracer",
     )
 
-    def __init__(
-        self,
-        *,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        produce_hook: object = None,
-        consume_hook: object = None,
-    ) -> None:
+    def __init__(self, config: KafkaConfig) -> None:
         mode = opt_in_mode("messaging")
         self.old = mode.old
         self.new = mode.new
         url = schema_url("messaging", mode)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
         # Kept in a dict and observed at collection (instrumentarium.util.metrics), shared by
         # every instrument() on this provider: the same sums a synchronous Counter exports.
         message_counts = partial(
@@ -177,7 +165,7 @@ class KafkaTelemetry:
             monotonic=True,
             scope=SCOPE,
             version=__version__,
-            meter_provider=meter_provider,
+            meter_provider=config.meter_provider,
             schema_url=url,
         )
         self.sent = message_counts(
@@ -187,6 +175,7 @@ class KafkaTelemetry:
         self.consumed = message_counts(
             a.CONSUMED_MESSAGES, description="Number of messages delivered to the application."
         )
+        # The messaging conventions' one duration, in seconds in every mode (no old form).
         self.duration = histogram(
             meter,
             a.OPERATION_DURATION,
@@ -194,14 +183,13 @@ class KafkaTelemetry:
             description="Duration of a messaging operation started by a producer or consumer.",
             buckets=a.DURATION_BUCKETS_S,
         )
-        self.produce_hook = safe_hook(produce_hook, "produce_hook")
-        self.consume_hook = safe_hook(consume_hook, "consume_hook")
+        self.produce_hook = safe_hook(config.produce_hook, "produce_hook")
+        self.consume_hook = safe_hook(config.consume_hook, "consume_hook")
         # The default and /dup keep upstream's names; the current conventions alone use theirs.
         self.send_name: Callable[[str], str] = "{} send".format if self.old else "send {}".format
         self.receive_name: Callable[[str], str] = (
             "{} receive".format if self.old else "receive {}".format
         )
-        self.active = True
 
     # --- per-client attributes ----------------------------------------------------------------
 
@@ -237,9 +225,10 @@ class KafkaTelemetry:
         if isinstance(group, str) and group:
             metric[a.MESSAGING_CONSUMER_GROUP_NAME] = group
         if first:
-            host, port = split_server(first)
+            host, port = split_host_port(first.strip(), _DEFAULT_PORT)
             metric[a.SERVER_ADDRESS] = host
-            metric[a.SERVER_PORT] = port
+            if port is not None:
+                metric[a.SERVER_PORT] = port
         if self.new:
             span[a.MESSAGING_OPERATION_TYPE] = span[a.MESSAGING_OPERATION_NAME] = operation
             client_id = config.get("client_id")
@@ -259,89 +248,98 @@ class KafkaTelemetry:
                 client.metrics_by_topic[topic] = metric
         return metric
 
-    def _send_destination(self, client: _Client, topic: str) -> _Destination:
-        found = client.destinations.get(topic)
-        if found is not None:
-            return found
-        span = dict(client.span)
-        if self.old:
-            span[a.MESSAGING_DESTINATION] = topic
-        if self.new:
-            span[a.MESSAGING_DESTINATION_NAME] = topic
-        found = _Destination(self.send_name(topic), span, self._topic_metric(client, topic))
-        if len(client.destinations) < _TOPICS_KEPT:
-            client.destinations[topic] = found
-        return found
-
-    def _receive_destination(self, client: _Client, topic: str, partition: Any) -> _Destination:
-        key = (topic, partition)
+    def _destination(
+        self, client: _Client, topic: str, partition: Any = None, *, receive: bool = False
+    ) -> _Destination:
+        """What every send to ``topic`` (or receive from ``topic`` and ``partition``) shares."""
+        key = (topic, partition) if receive else topic
         found = client.destinations.get(key)
         if found is not None:
             return found
         span = dict(client.span)
+        numbered = receive and isinstance(partition, int)
         if self.old:
             span[a.MESSAGING_DESTINATION] = topic
-            if isinstance(partition, int):
+            if numbered:
                 span[a.MESSAGING_KAFKA_PARTITION] = partition
         if self.new:
             span[a.MESSAGING_DESTINATION_NAME] = topic
-            if isinstance(partition, int):
+            if numbered:
                 span[a.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
-        found = _Destination(self.receive_name(topic), span, self._topic_metric(client, topic))
+        name = self.receive_name(topic) if receive else self.send_name(topic)
+        found = _Destination(name, span, self._topic_metric(client, topic))
         if len(client.destinations) < _TOPICS_KEPT:
             client.destinations[key] = found
         return found
 
-    # --- producer -----------------------------------------------------------------------------
+    # --- producer: begin (guarded), the user's send(), finish (guarded) ------------------------
 
-    def send(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def send(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaProducer.send(topic, value, key, headers, partition, timestamp_ms)`` in a span."""
-        if is_suppressed():
+        begun = self._begin_send(instance, args, kwargs)
+        if begun is None:
             return wrapped(*args, **kwargs)
-        topic = args[0] if args else kwargs.get("topic")
-        if not isinstance(topic, str):
-            return wrapped(*args, **kwargs)  # kafka-python reports the missing or odd topic
-        destination = self._send_destination(self._client(instance, consumer=False), topic)
-        attributes = destination.span
-        if self.new:
-            text = message_key(args[2] if len(args) > 2 else kwargs.get("key"))
-            if text is not None:
-                attributes = dict(attributes)
-                attributes[a.MESSAGING_KAFKA_MESSAGE_KEY] = text
-        span = self.tracer.start_span(destination.name, kind=_PRODUCER, attributes=attributes)
-        context = _set_span_in_context(span)
-        fields: dict[str, str] = {}
-        inject(fields, context=context)
-        if fields:
-            args = self._with_headers(args, kwargs, fields)
-        token = attach(context)
-        started = perf_counter()
+        args = begun[4]  # with the span's context in a new header list
         try:
-            if self.produce_hook is not None:
-                self.produce_hook(span, args, kwargs)
             future = wrapped(*args, **kwargs)
         except BaseException as exc:
-            self._end(span, token, started, self._fail(span, exc, destination.metric), True)
+            self._finish_send(begun, None, exc)
             raise
-        metric = destination.metric
-        failure = _failure(future)
-        if failure is not None:
-            metric = self._fail(span, failure, metric)
-        if span.is_recording():
-            partition = _partition(future)
-            if partition is not None:
-                if self.old:
-                    span.set_attribute(a.MESSAGING_KAFKA_PARTITION, partition)
-                if self.new:
-                    span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
-        self._end(span, token, started, metric, True)
+        self._finish_send(begun, future, None)
         return future
+
+    def _begin_send(self, instance: Any, args: Args, kwargs: Kwargs) -> Optional[_Send]:
+        """Start the PRODUCER span, put its context into the headers, make it current and run
+        ``produce_hook``; None: send plain (no topic, or a failure of ours, logged)."""
+        topic = args[0] if args else kwargs.get("topic")
+        if not isinstance(topic, str):
+            return None  # kafka-python reports the missing or odd topic
+        with _SEND_BEGIN:
+            destination = self._destination(self._client(instance, consumer=False), topic)
+            attributes = destination.span
+            if self.new:
+                text = message_key(args[2] if len(args) > 2 else kwargs.get("key"))
+                if text is not None:
+                    attributes = dict(attributes)
+                    attributes[a.MESSAGING_KAFKA_MESSAGE_KEY] = text
+            span = self.tracer.start_span(destination.name, kind=_PRODUCER, attributes=attributes)
+            try:
+                context = _set_span_in_context(span)
+                fields: dict[str, str] = {}
+                inject(fields, context=context)
+                if fields:
+                    args = self._with_headers(args, kwargs, fields)
+            except BaseException:
+                span.end()  # started, not current yet: end it, nothing else is left behind
+                raise
+            begun = (span, attach(context), perf_counter_ns(), destination, args)
+            if self.produce_hook is not None:
+                self.produce_hook(span, args, kwargs)
+            return begun
+        return None
+
+    def _finish_send(self, begun: _Send, future: Any, exc: Optional[BaseException]) -> None:
+        """End the span: ERROR if ``send()`` raised or returned an already failed future, the
+        partition it was assigned, the duration and the sent count."""
+        span, token, started, destination, _ = begun
+        with _SEND_END:
+            try:
+                metric = destination.metric
+                failure = exc if exc is not None else _failure(future)
+                if failure is not None:
+                    metric = self._fail(span, failure, metric)
+                if exc is None and span.is_recording():
+                    partition = _partition(future)
+                    if partition is not None:
+                        if self.old:
+                            span.set_attribute(a.MESSAGING_KAFKA_PARTITION, partition)
+                        if self.new:
+                            span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
+                self.sent.add(1, metric)
+            finally:
+                span.end()
+                detach(token)  # type: ignore[arg-type]
 
     @staticmethod
     def _with_headers(
@@ -368,27 +366,10 @@ class KafkaTelemetry:
         metric[a.ERROR_TYPE] = error_type
         return metric
 
-    def _end(
-        self, span: Span, token: object, started: float, metric: Attributes, sent: bool
-    ) -> None:
-        self.duration.record(perf_counter() - started, metric)
-        if sent:
-            self.sent.add(1, metric)
-        span.end()
-        detach(token)  # type: ignore[arg-type]
-
     # --- consumer -----------------------------------------------------------------------------
 
-    def next(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def next(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaConsumer.__next__``: one span for the record it returns."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
         state = instance.__dict__
         state[IN_NEXT] = True
         try:
@@ -396,36 +377,36 @@ class KafkaTelemetry:
         finally:
             state[IN_NEXT] = False
         if record:
-            client = self._client(instance, consumer=True)
-            destination = self._receive_destination(client, record.topic, record.partition)
-            self._record_span(destination, record, args, kwargs)
-            self.consumed.add(1, destination.metric)
+            with _RECEIVE:
+                client = self._client(instance, consumer=True)
+                destination = self._destination(
+                    client, record.topic, record.partition, receive=True
+                )
+                self._record_span(destination, record, args, kwargs)
+                self.consumed.add(1, destination.metric)
         return record
 
-    def poll(
-        self,
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
+    def poll(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         """``KafkaConsumer.poll``: one span per record returned, one duration per call that
         returned records (also when ``__next__`` makes the call: then ``__next__`` makes the
         spans, as it hands the records out)."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
-        started = perf_counter()
+        started = perf_counter_ns()
         try:
             batches = wrapped(*args, **kwargs)
         except BaseException as exc:
-            client = self._client(instance, consumer=True)
-            metric = dict(client.metric)
-            metric[a.ERROR_TYPE] = type(exc).__qualname__
-            self.duration.record(perf_counter() - started, metric)
+            with _RECEIVE:
+                metric = dict(self._client(instance, consumer=True).metric)
+                metric[a.ERROR_TYPE] = type(exc).__qualname__
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
             raise
-        if not batches:
-            return batches
-        elapsed = perf_counter() - started
+        if batches:
+            with _RECEIVE:
+                self._polled(instance, batches, perf_counter_ns() - started, args, kwargs)
+        return batches
+
+    def _polled(
+        self, instance: Any, batches: Any, elapsed: int, args: Args, kwargs: Kwargs
+    ) -> None:
         client = self._client(instance, consumer=True)
         try:
             topics = {partition.topic for partition in batches}
@@ -434,12 +415,12 @@ class KafkaTelemetry:
                 if len(topics) == 1
                 else client.metric
             )
-            self.duration.record(elapsed, metric)
+            self.duration.record(elapsed / 1e9, metric)
             if instance.__dict__.get(IN_NEXT):
-                return batches
+                return
             for partition, records in batches.items():
-                destination = self._receive_destination(
-                    client, partition.topic, partition.partition
+                destination = self._destination(
+                    client, partition.topic, partition.partition, receive=True
                 )
                 for record in records:
                     self._record_span(destination, record, args, kwargs)
@@ -447,7 +428,6 @@ class KafkaTelemetry:
                     self.consumed.add(len(records), destination.metric)
         except AttributeError:
             pass  # not the {TopicPartition: [records]} mapping kafka-python returns
-        return batches
 
     def _record_span(
         self, destination: _Destination, record: Any, args: tuple[Any, ...], kwargs: Any

@@ -1,7 +1,8 @@
 """What one Redis call emits: the span, its attributes, and ``db.client.operation.duration``.
 
-``RedisTelemetry`` is built once per ``instrument()`` / ``instrument_client()`` with everything
-resolved (providers, hooks, semconv modes, statement policy). Per call it:
+``RedisTelemetry`` is built once per ``instrument()`` / ``instrument_client()`` from its
+``RedisConfig``, with everything resolved (providers, hooks, semconv modes, statement policy).
+Per call it:
 
 1. returns to the plain call when instrumentation is suppressed;
 2. takes the connection's attributes from a cache kept on the connection pool (built once per
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Sequence
-from time import perf_counter
+from time import perf_counter_ns
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry import trace
@@ -29,16 +30,15 @@ from opentelemetry.context import (
     attach,
     detach,
 )
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.http import histogram
-from instrumentarium.util.metrics import shared_meter
-from instrumentarium.util.safety import is_suppressed, safe_hook
+from instrumentarium.util.metrics import histogram, shared_meter
+from instrumentarium.util.safety import guard, is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
+from ._config import RedisConfig
 from ._statement import (
     batch_operation_name,
     command_args,
@@ -50,14 +50,25 @@ from ._statement import (
 )
 from .version import __version__
 
-__all__ = ["SCOPE", "RedisTelemetry", "note_cluster_node"]
+__all__ = ["SCOPE", "Begun", "RedisTelemetry", "note_cluster_node", "run", "run_async"]
 
 SCOPE: Final = "instrumentarium.redis"
 _POOL_CACHE: Final = "_instrumentarium_redis_attributes"
 _CLIENT: Final = SpanKind.CLIENT
+_DURATION_DOC: Final = "Duration of database client operations."
 _set_span_in_context = trace.set_span_in_context
 
 Attributes = dict[str, AttributeValue]
+# (span, context token, started ns, metric attributes, cluster call, its reset token, pipeline)
+Begun = tuple[
+    Span,
+    object,
+    int,
+    "Attributes",
+    Optional["_ClusterCall"],
+    Optional["contextvars.Token[Optional[_ClusterCall]]"],
+    bool,
+]
 
 
 class _ClusterCall:
@@ -94,16 +105,6 @@ def note_cluster_node(node: object) -> None:
         call.node = _SEVERAL
 
 
-def _enter_cluster(
-    cluster: bool, pipeline: bool
-) -> tuple[Optional[_ClusterCall], Optional[contextvars.Token[Optional[_ClusterCall]]]]:
-    """Start noting the node(s) a cluster call goes to; (None, None) for other clients."""
-    if not cluster:
-        return None, None
-    call = _ClusterCall(pipeline)
-    return call, _cluster_call.set(call)
-
-
 def _error_status(exc: BaseException) -> Status:
     return Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
 
@@ -122,7 +123,6 @@ class RedisTelemetry:
     __slots__ = (
         "_cluster_attributes",
         "_no_connection",
-        "active",
         "duration",
         "new",
         "old",
@@ -135,15 +135,7 @@ class RedisTelemetry:
         "tracer",
     )
 
-    def __init__(
-        self,
-        *,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        request_hook: object = None,
-        response_hook: object = None,
-        sanitize: bool = True,
-    ) -> None:
+    def __init__(self, config: RedisConfig) -> None:
         database = opt_in_mode("database")
         http = opt_in_mode("http")
         self.old = database.old
@@ -153,25 +145,25 @@ class RedisTelemetry:
         self.peer_new = http.new
         self.peer_old = http.old
         url = schema_url("database", database) if database.new else schema_url("http", http)
-        self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        self.tracer = trace.get_tracer(SCOPE, __version__, config.tracer_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, config.meter_provider, schema_url=url)
+        # The database conventions' one duration, in seconds in every mode (no old form).
         self.duration = histogram(
             meter,
             a.DB_CLIENT_OPERATION_DURATION,
             unit="s",
-            description="Duration of database client operations.",
+            description=_DURATION_DOC,
             buckets=a.DURATION_BUCKETS_S,
         )
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-        self.sanitize = sanitize
+        self.request_hook = safe_hook(config.request_hook, "request_hook")
+        self.response_hook = safe_hook(config.response_hook, "response_hook")
+        self.sanitize = bool(config.sanitize_query)
         keys = []
         if self.old:
             keys.append(a.DB_STATEMENT)
         if self.new:
             keys.append(a.DB_QUERY_TEXT)
         self.statement_keys = tuple(keys)
-        self.active = True
         self._no_connection = self._base(None)
         self._cluster_attributes = self._base({"db": 0}, peer=False)
 
@@ -252,7 +244,7 @@ class RedisTelemetry:
         call: Optional[_ClusterCall],
         reset: Optional[contextvars.Token[Optional[_ClusterCall]]],
     ) -> Attributes:
-        """After a cluster call (``call`` from ``_enter_cluster``): stop noting nodes and add
+        """After a cluster call (``call`` from ``_begin``): stop noting nodes and add
         the node it went to, when there was a single one. ``metric`` as is for other calls."""
         if call is None or reset is None:
             return metric
@@ -267,18 +259,113 @@ class RedisTelemetry:
             span.set_attributes(extra)
         return metric
 
-    # --- span life ----------------------------------------------------------------------------
+    # --- span life: begin (guarded), the user's call (``run``), finish (guarded) ---------------
 
-    def _start(
-        self, name: str, attributes: Attributes, raw: Callable[[], str]
-    ) -> tuple[Span, object, float]:
-        span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
-        if not self.sanitize and span.is_recording():
-            text = raw()
+    def begin(
+        self,
+        instance: object,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cluster: bool,
+        pipeline: bool,
+    ) -> Optional[Begun]:
+        """Start the span of one command (``execute_command``) or of a pipeline's or
+        transaction's ``execute()``; None: run the call plain."""
+        if is_suppressed():
+            return None
+        with _BEGIN:
+            if pipeline:
+                return self._begin(instance, cluster, True, *_pipeline_facts(instance))
+            name = command_name(args)
+            begun = self._begin(
+                instance,
+                cluster,
+                False,
+                span_name(name),
+                len(args),
+                name or "",
+                statement,
+                name,
+                args,
+            )
+            if self.request_hook is not None:
+                self.request_hook(begun[0], instance, args, kwargs)
+            return begun
+        return None
+
+    def _begin(
+        self,
+        instance: object,
+        cluster: bool,
+        pipeline: bool,
+        name: str,
+        length: int,
+        operation: str,
+        statement_of: Callable[..., str],
+        *statement_args: Any,
+    ) -> Begun:
+        """Start the span of ``length`` arguments (a command) or commands (a pipeline) with the
+        attributes samplers see (a raw statement, ``statement_of(*statement_args, False)``, is
+        built only for a recording span), start noting cluster nodes, and make the span current:
+        the last step, so a failure before it leaves nothing behind (the span is ended)."""
+        span_base, metric_base = (
+            self._cluster_attributes if cluster else self.connection_attributes(instance)
+        )
+        attributes = span_base.copy()
+        attributes[a.DB_REDIS_PIPELINE_LENGTH if pipeline else a.DB_REDIS_ARGS_LENGTH] = length
+        if self.sanitize:
+            text = statement_of(*statement_args, True)
             for key in self.statement_keys:
-                span.set_attribute(key, text)
-        token = attach(_set_span_in_context(span))
-        return span, token, perf_counter()
+                attributes[key] = text
+        if self.new and operation:
+            attributes[a.DB_OPERATION_NAME] = operation
+            if pipeline and length != 1:
+                attributes[a.DB_OPERATION_BATCH_SIZE] = length
+        metric = metric_base.copy()
+        metric[a.DB_OPERATION_NAME] = operation
+        span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
+        try:
+            if not self.sanitize and span.is_recording():
+                text = statement_of(*statement_args, False)
+                for key in self.statement_keys:
+                    span.set_attribute(key, text)
+            context = _set_span_in_context(span)
+        except BaseException:
+            span.end()
+            raise
+        call: Optional[_ClusterCall] = None
+        reset: Optional[contextvars.Token[Optional[_ClusterCall]]] = None
+        if cluster:
+            call = _ClusterCall(pipeline)
+            reset = _cluster_call.set(call)
+        return span, attach(context), perf_counter_ns(), metric, call, reset, pipeline
+
+    def finish(
+        self,
+        begun: Begun,
+        instance: object,
+        response: Any,
+        exc: Optional[BaseException],
+    ) -> None:
+        """End what ``begin_*`` started: the cluster node, the error (a pipeline's
+        ``WatchError`` leaves the span UNSET), the response hook, the duration, the span."""
+        span, token, started, metric, call, reset, pipeline = begun
+        with _FINISH:
+            try:
+                if reset is not None:
+                    metric = self._left_cluster(span, metric, call, reset)
+                if exc is not None:
+                    metric = self._fail(span, exc, metric, pipeline=pipeline)
+                    if pipeline and type(exc).__name__ == "WatchError":
+                        response = None
+                    else:
+                        response = _NO_RESPONSE
+                if self.response_hook is not None and response is not _NO_RESPONSE:
+                    self.response_hook(span, instance, response)
+                self.duration.record((perf_counter_ns() - started) / 1e9, metric)
+            finally:
+                span.end()
+                detach(token)  # type: ignore[arg-type]
 
     def _fail(
         self, span: Span, exc: BaseException, metric: Attributes, *, pipeline: bool
@@ -300,172 +387,63 @@ class RedisTelemetry:
         metric[a.ERROR_TYPE] = error_type
         return metric
 
-    def _end(self, span: Span, token: object, started: float, metric: Attributes) -> None:
-        self.duration.record(perf_counter() - started, metric)
-        span.end()
-        detach(token)  # type: ignore[arg-type]
 
-    # --- commands -----------------------------------------------------------------------------
+_BEGIN: Final = guard("starting the redis span")
+_FINISH: Final = guard("ending the redis span")
+_NO_RESPONSE: Final = object()  # a call that raised: no response hook (but a WatchError's)
 
-    def _command_start(
-        self, instance: object, args: tuple[Any, ...], base: tuple[Attributes, Attributes]
-    ) -> tuple[Span, object, float, Attributes]:
-        name = command_name(args)
-        span_base, metric_base = base
-        attributes = span_base.copy()
-        attributes[a.DB_REDIS_ARGS_LENGTH] = len(args)
-        if self.sanitize:
-            text = statement(name, args, True)
-            for key in self.statement_keys:
-                attributes[key] = text
-        if self.new and name:
-            attributes[a.DB_OPERATION_NAME] = name
-        metric = metric_base.copy()
-        metric[a.DB_OPERATION_NAME] = name or ""
-        span, token, started = self._start(
-            span_name(name), attributes, lambda: statement(name, args, False)
-        )
-        return span, token, started, metric
 
-    def command(
-        self,
-        wrapped: Callable[..., Any],
-        instance: object,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        cluster: bool = False,
-    ) -> Any:
-        """Run one command (``execute_command``) in a span."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
-        base = self._cluster_attributes if cluster else self.connection_attributes(instance)
-        call, reset = _enter_cluster(cluster, pipeline=False)
-        span, token, started, metric = self._command_start(instance, args, base)
-        try:
-            if self.request_hook is not None:
-                self.request_hook(span, instance, args, kwargs)
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            metric = self._left_cluster(span, metric, call, reset)
-            self._end(span, token, started, self._fail(span, exc, metric, pipeline=False))
-            raise
-        metric = self._left_cluster(span, metric, call, reset)
-        if self.response_hook is not None:
-            self.response_hook(span, instance, response)
-        self._end(span, token, started, metric)
-        return response
+def _pipeline_facts(
+    instance: object,
+) -> tuple[str, int, str, Callable[..., str], list[Optional[str]], list[Sequence[Any]]]:
+    """A pipeline's span name, length, ``db.operation.name`` and statement arguments."""
+    entries: Sequence[Any] = pipeline_commands(instance) or ()
+    arg_lists = [command_args(entry) for entry in entries]
+    names = [command_name(args) for args in arg_lists]
+    name = " ".join(n for n in names if n) or "redis"
+    return name, len(arg_lists), batch_operation_name(names), pipeline_statement, names, arg_lists
 
-    async def command_async(
-        self,
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: object,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        cluster: bool = False,
-    ) -> Any:
-        """``command`` for asyncio clients: the span covers the whole awaited call."""
-        if is_suppressed():
-            return await wrapped(*args, **kwargs)
-        base = self._cluster_attributes if cluster else self.connection_attributes(instance)
-        call, reset = _enter_cluster(cluster, pipeline=False)
-        span, token, started, metric = self._command_start(instance, args, base)
-        try:
-            if self.request_hook is not None:
-                self.request_hook(span, instance, args, kwargs)
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            metric = self._left_cluster(span, metric, call, reset)
-            self._end(span, token, started, self._fail(span, exc, metric, pipeline=False))
-            raise
-        metric = self._left_cluster(span, metric, call, reset)
-        if self.response_hook is not None:
-            self.response_hook(span, instance, response)
-        self._end(span, token, started, metric)
-        return response
 
-    # --- pipelines ----------------------------------------------------------------------------
+def run(
+    pipeline: bool,
+    telemetry: RedisTelemetry,
+    wrapped: Callable[..., Any],
+    instance: object,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cluster: bool,
+) -> Any:
+    """The user's call (a command, or a pipeline's ``execute``) in its span, or plain when
+    ``begin`` starts none."""
+    begun = telemetry.begin(instance, args, kwargs, cluster, pipeline)
+    if begun is None:
+        return wrapped(*args, **kwargs)
+    try:
+        response = wrapped(*args, **kwargs)
+    except BaseException as exc:
+        telemetry.finish(begun, instance, None, exc)
+        raise
+    telemetry.finish(begun, instance, response, None)
+    return response
 
-    def _pipeline_start(
-        self, instance: object, cluster: bool
-    ) -> tuple[Span, object, float, Attributes]:
-        entries: Sequence[Any] = pipeline_commands(instance) or ()
-        arg_lists = [command_args(entry) for entry in entries]
-        names = [command_name(args) for args in arg_lists]
-        if cluster:
-            span_base, metric_base = self._cluster_attributes
-        else:
-            span_base, metric_base = self.connection_attributes(instance)
-        attributes = span_base.copy()
-        attributes[a.DB_REDIS_PIPELINE_LENGTH] = len(arg_lists)
-        if self.sanitize:
-            text = pipeline_statement(names, arg_lists, True)
-            for key in self.statement_keys:
-                attributes[key] = text
-        operation = batch_operation_name(names)
-        if self.new:
-            attributes[a.DB_OPERATION_NAME] = operation
-            if len(entries) != 1:
-                attributes[a.DB_OPERATION_BATCH_SIZE] = len(entries)
-        metric = metric_base.copy()
-        metric[a.DB_OPERATION_NAME] = operation
-        name = " ".join(n for n in names if n) or "redis"
-        span, token, started = self._start(
-            name, attributes, lambda: pipeline_statement(names, arg_lists, False)
-        )
-        return span, token, started, metric
 
-    def pipeline(
-        self,
-        wrapped: Callable[..., Any],
-        instance: object,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        cluster: bool = False,
-    ) -> Any:
-        """Run a pipeline's or transaction's ``execute()`` in one span."""
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
-        span, token, started, metric = self._pipeline_start(instance, cluster)
-        call, reset = _enter_cluster(cluster, pipeline=True)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            metric = self._left_cluster(span, metric, call, reset)
-            failed = self._fail(span, exc, metric, pipeline=True)
-            if self.response_hook is not None and type(exc).__name__ == "WatchError":
-                self.response_hook(span, instance, None)
-            self._end(span, token, started, failed)
-            raise
-        metric = self._left_cluster(span, metric, call, reset)
-        if self.response_hook is not None:
-            self.response_hook(span, instance, response)
-        self._end(span, token, started, metric)
-        return response
-
-    async def pipeline_async(
-        self,
-        wrapped: Callable[..., Awaitable[Any]],
-        instance: object,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        cluster: bool = False,
-    ) -> Any:
-        """``pipeline`` for asyncio clients."""
-        if is_suppressed():
-            return await wrapped(*args, **kwargs)
-        span, token, started, metric = self._pipeline_start(instance, cluster)
-        call, reset = _enter_cluster(cluster, pipeline=True)
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            metric = self._left_cluster(span, metric, call, reset)
-            failed = self._fail(span, exc, metric, pipeline=True)
-            if self.response_hook is not None and type(exc).__name__ == "WatchError":
-                self.response_hook(span, instance, None)
-            self._end(span, token, started, failed)
-            raise
-        metric = self._left_cluster(span, metric, call, reset)
-        if self.response_hook is not None:
-            self.response_hook(span, instance, response)
-        self._end(span, token, started, metric)
-        return response
+async def run_async(
+    pipeline: bool,
+    telemetry: RedisTelemetry,
+    wrapped: Callable[..., Awaitable[Any]],
+    instance: object,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    cluster: bool,
+) -> Any:
+    """``run`` for asyncio clients: the span covers the whole awaited call."""
+    begun = telemetry.begin(instance, args, kwargs, cluster, pipeline)
+    if begun is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        response = await wrapped(*args, **kwargs)
+    except BaseException as exc:
+        telemetry.finish(begun, instance, None, exc)
+        raise
+    telemetry.finish(begun, instance, response, None)
+    return response

@@ -42,7 +42,7 @@ from ._methods import (
     MethodNormalizer,
     sanitize_method,
 )
-from ._metrics import ActiveRequests, HttpServerMetrics, active_requests, histogram, pick
+from ._metrics import ActiveRequests, HttpServerMetrics, active_requests, pick
 from ._redact import (
     DEFAULT_SENSITIVE_QUERY_PARAMS,
     REDACTED,
@@ -118,7 +118,6 @@ __all__ = [
     # metrics and names
     "ActiveRequests",
     "active_requests",
-    "histogram",
     "HttpServerMetrics",
     "pick",
     "names",

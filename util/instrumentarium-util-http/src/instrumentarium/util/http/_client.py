@@ -51,14 +51,13 @@ from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import shared_meter
+from instrumentarium.util.metrics import histogram, shared_meter
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from . import _names as n
 from ._excluded import ExcludedUrls
 from ._headers import HeaderCapture
 from ._methods import OTHER_METHOD, MethodNormalizer
-from ._metrics import histogram
 from ._redact import UrlRedactor, redacted_exception
 from ._status import client_status_is_error, synthetic_user_agent_type
 

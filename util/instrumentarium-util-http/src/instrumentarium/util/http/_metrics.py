@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Final, Optional
 
@@ -11,13 +9,12 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import ObservedCounts, shared_instrument
-from instrumentarium.util.safety import logger
+from instrumentarium.util.metrics import ObservedCounts, histogram, shared_instrument
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
 
-__all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "histogram", "pick"]
+__all__ = ["ActiveRequests", "HttpServerMetrics", "active_requests", "pick"]
 
 # (old-mode, stable-mode) duration attributes that depend on the request only; None: not emitted
 DurationBases = tuple[Optional[dict[str, AttributeValue]], Optional[dict[str, AttributeValue]]]
@@ -28,56 +25,6 @@ def pick(
 ) -> dict[str, AttributeValue]:
     """The subset of ``attributes`` named in ``keys`` (a metric's bounded attribute set)."""
     return {key: attributes[key] for key in keys if key in attributes}
-
-
-# The histograms made per meter: a second instrumentor (grpc client and aio client, two Flask
-# apps) asking for the same name gets the same instrument, and older SDKs do not warn about a
-# duplicate registration.
-_histograms: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], Histogram]] = (
-    weakref.WeakKeyDictionary()
-)
-_histograms_lock = threading.Lock()
-_advisory_noted = False
-
-
-def histogram(
-    meter: Meter, name: str, *, unit: str, description: str, buckets: Sequence[float]
-) -> Histogram:
-    """A histogram with advisory bucket boundaries, one per meter and name.
-
-    SDKs older than 1.30 do not take the advisory and give the SDK's default buckets; that is
-    said once, at INFO (an expected condition with a supported SDK, not a problem to warn about).
-    """
-    key = (name, unit, description, tuple(buckets))
-    with _histograms_lock:
-        try:
-            made = _histograms.setdefault(meter, {})
-        except TypeError:  # a meter that cannot be weakly referenced: no sharing
-            made = {}
-        found = made.get(key)
-        if found is None:
-            found = made[key] = _create_histogram(meter, name, unit, description, buckets)
-    return found
-
-
-def _create_histogram(
-    meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]
-) -> Histogram:
-    global _advisory_noted
-    try:
-        return meter.create_histogram(
-            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
-        )
-    except TypeError:
-        pass
-    if tuple(buckets) != n.DURATION_BUCKETS_MS and not _advisory_noted:  # ms: the SDK defaults
-        _advisory_noted = True
-        logger.info(
-            "this OpenTelemetry SDK (< 1.30) ignores advisory bucket boundaries: instrumentarium's"
-            " histograms (%s, ...) get its default buckets; upgrade the SDK or configure Views",
-            name,
-        )
-    return meter.create_histogram(name, unit=unit, description=description)
 
 
 class ActiveRequests(ObservedCounts):

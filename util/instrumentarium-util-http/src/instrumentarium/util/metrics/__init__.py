@@ -1,4 +1,11 @@
-"""Counters that cost a dict update per call, one per meter provider, scope and name.
+"""Metric helpers every instrumentor shares: histograms, the duration pair, cheap counters.
+
+``histogram`` makes a histogram with advisory bucket boundaries, one per meter and name.
+``DurationHistograms`` is the duration of one operation in the semconv modes that emit it: the
+old histogram in milliseconds under its old name, the stable one in seconds under its stable
+name, both recorded from one nanosecond duration.
+
+**Counters that cost a dict update per call**, one per meter provider, scope and name.
 
 instrumentarium's counters (``http.server.active_requests``, ``messaging.client.sent.messages``,
 ``messaging.client.consumed.messages``) are cumulative sums per attribute set. A synchronous
@@ -24,12 +31,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Callable, Final, Optional, TypeVar, Union, cast
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import (
     CallbackOptions,
     Counter,
+    Histogram,
     Meter,
     MeterProvider,
     Observation,
@@ -42,8 +51,13 @@ from opentelemetry.util.types import AttributeValue
 from opentelemetry.version import __version__ as _api_version
 
 from instrumentarium.util.safety import logger
+from instrumentarium.util.semconv import SemconvMode
 
 __all__ = [
+    "SDK_DEFAULT_BUCKETS_MS",
+    "DURATION_BUCKETS_S",
+    "histogram",
+    "DurationHistograms",
     "ObservedCounts",
     "observables_export_correctly",
     "shared_counts",
@@ -55,8 +69,139 @@ __all__ = [
 # docstring). opentelemetry-sdk requires opentelemetry-api of exactly its own version, so the
 # API's version names the SDK's without importing the SDK, which is optional for us.
 _BROKEN_OBSERVABLES: Final = frozenset({"1.28.0"})
+_advisory_noted = False
 _SETS_KEPT: Final = 1000  # idle attribute sets reported at zero beyond this many are dropped
 _fallback_noted = False
+
+
+# The SDK's default histogram boundaries, which the old (ms) duration histograms keep.
+SDK_DEFAULT_BUCKETS_MS: Final = (
+    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0,
+    7500.0, 10000.0,
+)  # fmt: skip
+# The stable conventions' advisory boundaries for a duration in seconds (HTTP, RPC).
+DURATION_BUCKETS_S: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+# --- histograms ---------------------------------------------------------------------------------
+
+# The histograms made per meter: a second instrumentor (grpc client and aio client, two Flask
+# apps) asking for the same name gets the same instrument, and older SDKs do not warn about a
+# duplicate registration.
+_histograms: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], Histogram]] = (
+    weakref.WeakKeyDictionary()
+)
+_histograms_lock = threading.Lock()
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _made_for(
+    registry: weakref.WeakKeyDictionary[_K, dict[tuple[Any, ...], _V]], owner: _K
+) -> dict[tuple[Any, ...], _V]:
+    """What ``owner`` (a meter, a meter provider) has made so far, kept while it lives; a
+    fresh dict, so no sharing, for an owner that cannot be weakly referenced."""
+    try:
+        return registry.setdefault(owner, {})
+    except TypeError:
+        return {}
+
+
+def histogram(
+    meter: Meter, name: str, *, unit: str, description: str, buckets: Sequence[float]
+) -> Histogram:
+    """A histogram with advisory bucket boundaries, one per meter and name.
+
+    SDKs older than 1.30 do not take the advisory and give the SDK's default buckets; that is
+    said once, at INFO (an expected condition with a supported SDK, not a problem to warn about).
+    """
+    key = (name, unit, description, tuple(buckets))
+    with _histograms_lock:
+        made = _made_for(_histograms, meter)
+        found = made.get(key)
+        if found is None:
+            found = made[key] = _create_histogram(meter, name, unit, description, buckets)
+    return found
+
+
+def _create_histogram(
+    meter: Meter, name: str, unit: str, description: str, buckets: Sequence[float]
+) -> Histogram:
+    global _advisory_noted
+    try:
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=buckets
+        )
+    except TypeError:
+        pass
+    if tuple(buckets) != SDK_DEFAULT_BUCKETS_MS and not _advisory_noted:
+        _advisory_noted = True
+        logger.info(
+            "this OpenTelemetry SDK (< 1.30) ignores advisory bucket boundaries: instrumentarium's"
+            " histograms (%s, ...) get its default buckets; upgrade the SDK or configure Views",
+            name,
+        )
+    return meter.create_histogram(name, unit=unit, description=description)
+
+
+class DurationHistograms:
+    """One operation's duration in the modes that emit it (see the module docstring).
+
+    ``mode.old`` creates ``old_name`` in ``ms``, ``mode.new`` creates ``new_name`` in ``s``;
+    ``mode`` None creates the stable one only, in every mode (the database and messaging
+    conventions, whose old form recorded no duration). ``whole_ms`` records the old one in whole
+    milliseconds (HTTP's), else as a float (RPC's). Either instrument is None when not emitted.
+    """
+
+    __slots__ = ("ms", "s", "whole_ms")
+
+    def __init__(
+        self,
+        meter: Meter,
+        mode: Optional[SemconvMode],
+        *,
+        new_name: str,
+        new_description: str,
+        old_name: str = "",
+        old_description: str = "",
+        buckets_s: Sequence[float] = DURATION_BUCKETS_S,
+        buckets_ms: Sequence[float] = SDK_DEFAULT_BUCKETS_MS,
+        whole_ms: bool = False,
+    ) -> None:
+        self.whole_ms = whole_ms
+        self.ms: Optional[Histogram] = None
+        self.s: Optional[Histogram] = None
+        if mode is not None and mode.old and old_name:
+            self.ms = histogram(
+                meter, old_name, unit="ms", description=old_description, buckets=buckets_ms
+            )
+        if mode is None or mode.new:
+            self.s = histogram(
+                meter, new_name, unit="s", description=new_description, buckets=buckets_s
+            )
+
+    def record(
+        self,
+        elapsed_ns: int,
+        old: Mapping[str, AttributeValue],
+        new: Mapping[str, AttributeValue],
+        context: Optional[Context] = None,
+    ) -> None:
+        """Record ``elapsed_ns`` with the old histogram's attributes ``old`` and the stable
+        one's ``new`` (the same mapping when both modes share one set)."""
+        ms = self.ms
+        if ms is not None:
+            value = max(round(elapsed_ns / 1e6), 0) if self.whole_ms else elapsed_ns / 1e6
+            ms.record(value, old, context=context)
+        s = self.s
+        if s is not None:
+            s.record(elapsed_ns / 1e9, new, context=context)
+
+
+# --- counts -------------------------------------------------------------------------------------
 
 
 def observables_export_correctly() -> bool:
@@ -216,10 +361,7 @@ def shared_meter(
     provider = meter_provider if meter_provider is not None else get_meter_provider()
     key = (name, version, schema_url)
     with _meters_lock:
-        try:
-            made = _meters.setdefault(provider, {})
-        except TypeError:  # a provider that cannot be weakly referenced: ask it every time
-            made = {}
+        made = _made_for(_meters, provider)  # a fresh dict: asked every time
         meter = made.get(key)
         if meter is None:
             meter = made[key] = get_meter(name, version, provider, schema_url=schema_url)
@@ -250,10 +392,7 @@ def shared_instrument(
     key = (scope, version, schema_url, name)
     provider = meter_provider if meter_provider is not None else get_meter_provider()
     with _shared_lock:
-        try:
-            made = _shared.setdefault(provider, {})
-        except TypeError:  # a provider that cannot be weakly referenced: no sharing
-            made = {}
+        made = _made_for(_shared, provider)
         found = made.get(key)
         if found is None and meter_provider is None:
             found = _made_before_the_global_was_set(provider, key)
