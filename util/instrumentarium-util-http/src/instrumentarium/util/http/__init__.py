@@ -29,6 +29,7 @@ from ._client import (
     HttpClientTelemetry,
     body_size,
     header_items,
+    header_text,
     http_instrumentation_suppressed,
     http_version,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "SIZE_BUCKETS_BYTES",
     "body_size",
     "header_items",
+    "header_text",
     "http_instrumentation_suppressed",
     "http_version",
 ]

@@ -79,6 +79,7 @@ __all__ = [
     "HttpClientTelemetry",
     "body_size",
     "header_items",
+    "header_text",
     "http_instrumentation_suppressed",
     "http_version",
 ]
@@ -102,6 +103,7 @@ SIZE_BUCKETS_BYTES: Final = (
 )  # fmt: skip
 
 _VERSIONS: Final = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
+HeaderText = Union[str, bytes]  # what requests, urllib3 and http.client take as a header
 _ORIGIN: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
@@ -339,12 +341,13 @@ class HttpClientTelemetry:
         method: str,
         url: str,
         *,
-        request_headers: Optional[Iterable[tuple[str, str]]] = None,
-        user_agent: Optional[str] = None,
+        request_headers: Optional[Iterable[tuple[HeaderText, HeaderText]]] = None,
+        user_agent: Optional[HeaderText] = None,
     ) -> HttpClientCall:
         """Start the CLIENT span of one request (not yet current) and its clock.
 
         ``request_headers`` (``(name, value)`` pairs) are read only when capture is configured.
+        Header names and values may be str or bytes, as the client libraries accept both.
         """
         return HttpClientCall(self, method, url, request_headers, user_agent)
 
@@ -368,8 +371,8 @@ class HttpClientCall:
         telemetry: HttpClientTelemetry,
         raw_method: str,
         url: str,
-        request_headers: Optional[Iterable[tuple[str, str]]],
-        user_agent: Optional[str],
+        request_headers: Optional[Iterable[tuple[HeaderText, HeaderText]]],
+        user_agent: Optional[HeaderText],
     ) -> None:
         self.telemetry = telemetry
         method, original = telemetry.methods.normalize(raw_method)
@@ -394,13 +397,15 @@ class HttpClientCall:
         else:
             self.metric_new = None
         if user_agent and telemetry.user_agent:
+            if not isinstance(user_agent, str):
+                user_agent = header_text(user_agent)
             attrs[n.USER_AGENT_ORIGINAL] = user_agent
             synthetic = synthetic_user_agent_type(user_agent)
             if synthetic is not None:
                 attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
         capture = telemetry.headers
         if capture is not None and request_headers is not None and capture.request:
-            attrs.update(capture.request.attributes(request_headers))
+            attrs.update(capture.request.attributes(_text_pairs(request_headers)))
         self.errored = False
         self.ended = False
         self.start_ns = _time_ns()
@@ -428,7 +433,7 @@ class HttpClientCall:
         self,
         status: object,
         version: object = None,
-        headers: Optional[Iterable[tuple[str, str]]] = None,
+        headers: Optional[Iterable[tuple[HeaderText, HeaderText]]] = None,
     ) -> None:
         """Record the response status, protocol version and captured response headers."""
         telemetry = self.telemetry
@@ -461,7 +466,7 @@ class HttpClientCall:
                     span.set_attribute(n.NETWORK_PROTOCOL_VERSION, flavor)
         capture = telemetry.headers
         if recording and capture is not None and headers is not None and capture.response:
-            span.set_attributes(capture.response.attributes(headers))
+            span.set_attributes(capture.response.attributes(_text_pairs(headers)))
 
     def _error_type(self, value: str) -> None:
         metric_new = self.metric_new
@@ -567,8 +572,31 @@ def duration_buckets(
     return None, values
 
 
-def header_items(headers: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """``(name, value)`` pairs of a headers mapping (a dict, requests' or urllib3's)."""
+def header_text(value: object) -> str:
+    """A header name or value as text, whether the library was given str or bytes.
+
+    Bytes are read as UTF-8, as the OpenTelemetry SDK reads a bytes attribute (so a bytes
+    ``User-Agent`` is recorded as upstream records it), else as Latin-1, HTTP's own encoding
+    (never fails). Anything else is ``str()``-ed.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    return str(value)
+
+
+def _text_pairs(pairs: Iterable[tuple[object, object]]) -> list[tuple[str, str]]:
+    return [(header_text(name), header_text(value)) for name, value in pairs]
+
+
+def header_items(headers: Optional[Mapping[Any, Any]]) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of a headers mapping (a dict, requests' or urllib3's), as text
+    (bytes names and values decoded by ``header_text``)."""
     if headers is None:
         return []
-    return [(str(k), str(v)) for k, v in headers.items()]
+    return _text_pairs(headers.items())
