@@ -29,7 +29,7 @@ from instrumentarium.util.http import (
     body_size,
     http_instrumentation_suppressed,
 )
-from instrumentarium.util.net import DEFAULT_PORTS
+from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.patching import Patch, PatchSet
 from instrumentarium.util.safety import guard, logger, safe_hook
 
@@ -87,6 +87,7 @@ class URLLib3Telemetry(HttpClientTelemetry):
             config,
             library="urllib3",
             size_metrics=True,
+            default_peer_port=True,
             duration_description="Measures the duration of the outbound HTTP request",
         )
         self.request_hook = safe_hook(config.request_hook, "request_hook")
@@ -115,14 +116,22 @@ def _safe_filter(url_filter: object) -> Optional[Callable[[str], str]]:
 
 
 def _origin(pool: Any) -> str:
-    """``scheme://host[:port]`` of a pool (the port only when it is not the default)."""
+    """``scheme://host[:port]`` of a pool (the port only when it is not the default).
+
+    A pool made from ``"host:port"`` has that as its host and no port (``http.client`` splits
+    it when connecting): it is split here too. A host that still has a colon is an IPv6
+    address, written in brackets.
+    """
     origin: Optional[str] = pool.__dict__.get(_ORIGIN_ATTR)
     if origin is None:
         scheme = pool.scheme or "http"
         host = pool.host or ""
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
         port = pool.port
+        if ":" in host and not host.startswith("["):
+            if port is None:
+                host, port = split_host_port(host)
+            if ":" in host:
+                host = f"[{host}]"
         if port is None or port == DEFAULT_PORTS.get(scheme):
             origin = f"{scheme}://{host}"
         else:

@@ -147,7 +147,7 @@ class _Origin:
 
     __slots__ = ("metric_new", "metric_old", "span_new", "span_old")
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, default_peer_port: bool = False) -> None:
         scheme, _, authority = origin.partition("://")
         scheme = scheme.lower()
         authority = authority.rpartition("@")[2]
@@ -167,6 +167,8 @@ class _Origin:
             self.span_new[n.SERVER_ADDRESS] = host
         if port is not None:
             self.metric_old[n.NET_PEER_PORT] = port
+        elif default_peer_port and effective is not None:
+            self.metric_old[n.NET_PEER_PORT] = effective
         if effective is not None:
             self.metric_new[n.SERVER_PORT] = effective
             self.span_new[n.SERVER_PORT] = effective
@@ -217,11 +219,15 @@ class HttpClientTelemetry:
             ``names.DURATION_BUCKETS_MS`` / ``_S``.
         size_metrics: also create the request and response body-size histograms.
         user_agent: write ``user_agent.original`` (in every mode, as upstream's requests does).
+        default_peer_port: the old metrics' ``net.peer.port`` is the scheme's default port when
+            the URL names none (upstream's urllib3 reports the pool's port; its requests only an
+            explicit one).
         duration_description: of ``http.client.duration`` (upstream's two packages differ).
     """
 
     __slots__ = (
         "_origins",
+        "default_peer_port",
         "duration_ms",
         "duration_s",
         "excluded",
@@ -255,6 +261,7 @@ class HttpClientTelemetry:
         duration_histogram_boundaries: Optional[Sequence[float]] = None,
         size_metrics: bool = False,
         user_agent: bool = False,
+        default_peer_port: bool = False,
         duration_description: str = "measures the duration of the outbound HTTP request",
         mode: Optional[SemconvMode] = None,
     ) -> None:
@@ -319,6 +326,7 @@ class HttpClientTelemetry:
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
         self.user_agent = user_agent
+        self.default_peer_port = default_peer_port
         self._origins: dict[str, _Origin] = {}
 
     def is_excluded(self, url: str) -> bool:
@@ -330,7 +338,7 @@ class HttpClientTelemetry:
         key = match.group() if match is not None else ""
         origin = self._origins.get(key)
         if origin is None:
-            origin = _Origin(key)
+            origin = _Origin(key, self.default_peer_port)
             if len(self._origins) >= _ORIGIN_CACHE_LIMIT:
                 self._origins.clear()
             self._origins[key] = origin
