@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
-from opentelemetry import context as otel_context
-
 from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.http import (
     HttpClientCall,
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIVE", "RequestsTelemetry", "forget_session"]
 
-_detach: Final = otel_context.detach
 _BEGIN: Final = guard("starting the requests span")
 _FINISH: Final = guard("ending the requests span")
 
@@ -75,10 +72,10 @@ def _send(
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _detach(token)  # type: ignore[arg-type]
+        call.detach(token)
         _finish(telemetry, call, request, None, exc)
         raise
-    _detach(token)  # type: ignore[arg-type]
+    call.detach(token)
     _finish(telemetry, call, request, response, None)
     return response
 

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final, Optional
 
-from opentelemetry import context as otel_context
-
 from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.http import (
     HttpClientCall,
@@ -37,7 +35,6 @@ from ._config import URLLib3Config
 
 __all__ = ["ACTIVE", "RequestInfo", "URLLib3Telemetry"]
 
-_detach: Final = otel_context.detach
 _ORIGIN_ATTR: Final = "_instrumentarium_origin"
 _BEGIN: Final = guard("starting the urllib3 span")
 _FINISH: Final = guard("ending the urllib3 span")
@@ -165,10 +162,10 @@ def _urlopen(
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _detach(token)  # type: ignore[arg-type]
+        call.detach(token)
         _finish(telemetry, call, pool, None, method, body, exc)
         raise
-    _detach(token)  # type: ignore[arg-type]
+    call.detach(token)
     _finish(telemetry, call, pool, response, method, body, None)
     return response
 

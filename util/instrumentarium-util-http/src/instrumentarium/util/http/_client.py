@@ -14,10 +14,10 @@ steps around the user's call, which itself never runs inside a guard::
     try:
         response = original(...)                   # an inner client layer creates no span
     except BaseException as exc:
-        detach(token)
+        call.detach(token)
         finish(call, None, exc)                    # @guard: ERROR, error.type, metrics recorded
         raise                                      # the same exception, the same traceback
-    detach(token)
+    call.detach(token)
     finish(call, response, None)
 
     begin:  call = telemetry.start(method, url)    # attributes built once, passed to the sampler
@@ -41,8 +41,10 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Final, Optional, Union
 
@@ -87,6 +89,8 @@ __all__ = [
 _time_ns: Final = time.time_ns
 _get_current: Final = otel_context.get_current
 _attach: Final = otel_context.attach
+_detach: Final = otel_context.detach
+_modules: Final = sys.modules
 _set_value: Final = otel_context.set_value
 _set_span_in_context: Final = trace.set_span_in_context
 _CLIENT: Final = SpanKind.CLIENT
@@ -94,6 +98,9 @@ _ERROR: Final = StatusCode.ERROR
 _PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"  # the backward-compatible plain key
 _ORIGIN_CACHE_LIMIT: Final = 256
 _INJECT: Final = guard("injecting the trace context into the request headers")
+# Upstream's peer-IP enrichment of http.client (opentelemetry-util-http), used when imported.
+_PEER_IP_MODULE: Final = "opentelemetry.util.http.httplib"
+_PEER_IP: Final = guard("handing the span to the net.peer.ip enrichment")
 
 # Byte sizes grow by powers of four from 64 B to 64 MiB: the SDK's default buckets are meant for
 # milliseconds and put every body above 10 kB in the last bucket.
@@ -369,6 +376,7 @@ class HttpClientCall:
         "errored",
         "metric_new",
         "metric_old",
+        "peer_ip",
         "span",
         "start_ns",
         "telemetry",
@@ -416,6 +424,7 @@ class HttpClientCall:
             attrs.update(capture.request.attributes(_text_pairs(request_headers)))
         self.errored = False
         self.ended = False
+        self.peer_ip: Optional[AbstractContextManager[object]] = None
         self.start_ns = _time_ns()
         span = telemetry.tracer.start_span(
             "HTTP" if method == OTHER_METHOD else method,
@@ -434,8 +443,35 @@ class HttpClientCall:
 
     def attach(self) -> object:
         """Make the span current with HTTP instrumentation suppressed (so a client library
-        underneath creates no second span); detach the token in the same frame."""
-        return _attach(_set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, self.context))
+        underneath creates no second span); give the token to ``detach`` in the same frame.
+
+        When upstream's peer-IP enrichment (``opentelemetry-util-http``'s
+        ``HttpClientInstrumentor``) is on, the span is also handed to it for the request, so
+        that ``http.client`` writes ``net.peer.ip`` on it, as upstream's clients do.
+        """
+        token = _attach(_set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, self.context))
+        if _PEER_IP_MODULE in _modules:  # one dict lookup when the enrichment is not imported
+            self._hand_over_for_peer_ip()
+        return token
+
+    def detach(self, token: object) -> None:
+        """Undo ``attach``: the peer-IP hand-over first, then the context."""
+        peer_ip = self.peer_ip
+        if peer_ip is not None:
+            self.peer_ip = None
+            with _PEER_IP:
+                peer_ip.__exit__(None, None, None)
+        _detach(token)  # type: ignore[arg-type]
+
+    @_PEER_IP
+    def _hand_over_for_peer_ip(self) -> None:
+        module = _modules.get(_PEER_IP_MODULE)
+        instrumentor = getattr(module, "HttpClientInstrumentor", None)
+        if instrumentor is None or not instrumentor().is_instrumented_by_opentelemetry:
+            return
+        manager = module.set_ip_on_next_http_connection(self.span)  # type: ignore[union-attr]
+        manager.__enter__()
+        self.peer_ip = manager
 
     def on_response(
         self,
