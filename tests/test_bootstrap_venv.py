@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from instrumentarium.bootstrap.version import __version__
-from tests.test_release import built_wheels, clean_environ, uv_install, uv_venv
+from tests.test_release import built_wheels, outside_this_venv, uv_install, uv_venv
 
 pytestmark = pytest.mark.subprocess
 
@@ -27,7 +27,7 @@ def _run(*command: str | Path, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=300,
-        env=clean_environ(**env),
+        env=outside_this_venv(**env),
     )
 
 

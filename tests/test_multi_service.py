@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import tempfile
 from collections import Counter
@@ -36,8 +35,10 @@ MULTI_SERVICE = Path(__file__).resolve().parent.parent / "examples" / "multi-ser
 if str(MULTI_SERVICE) not in sys.path:
     sys.path.insert(0, str(MULTI_SERVICE))
 
-from demo_stack import Order, Settings, Stack, collector_binary  # noqa: E402
+from demo_stack import Order, Settings, Stack  # noqa: E402
 from otlp_json import Span, Telemetry, render_metrics, render_trace  # noqa: E402
+
+from tests.support.services import KAFKA_BOOTSTRAP, collector_binary, listens  # noqa: E402
 
 pytestmark = [
     pytest.mark.subprocess,
@@ -72,24 +73,14 @@ SPANS_PER_REQUEST = Counter(
 )
 
 
-def _answers(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _skip_unless_available() -> None:
     binary = collector_binary()
     if not os.access(binary, os.X_OK):
         pytest.skip(
             f"no Collector binary at {binary}: build it with `scripts/services start collector`"
         )
-    kafka = os.environ.get("INSTRUMENTARIUM_KAFKA_BOOTSTRAP", "127.0.0.1:9392")
-    if not _answers(kafka):
-        pytest.skip(f"no Kafka broker on {kafka}: `scripts/services start kafka`")
+    if not listens(KAFKA_BOOTSTRAP):
+        pytest.skip(f"no Kafka broker on {KAFKA_BOOTSTRAP}: `scripts/services start kafka`")
 
 
 @dataclass(frozen=True)

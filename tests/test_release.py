@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.support.agent import clean_environ
 
 try:
     import tomllib
@@ -94,15 +95,9 @@ def uv_install(python: Path, *args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def clean_environ(**extra: str) -> dict[str, str]:
+def outside_this_venv(**extra: str) -> dict[str, str]:
     """The test process's environment without OTEL_*, PYTHONPATH or an active venv."""
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("OTEL_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")
-    }
-    environ.update(extra)
-    return environ
+    return clean_environ("PYTHONPATH", "VIRTUAL_ENV", **extra)
 
 
 class TestMetadata:
@@ -218,7 +213,7 @@ class TestBuiltDistributions:
             text=True,
             check=False,
             timeout=120,
-            env=clean_environ(
+            env=outside_this_venv(
                 OTEL_TRACES_EXPORTER="console",
                 OTEL_METRICS_EXPORTER="none",
                 OTEL_LOGS_EXPORTER="none",

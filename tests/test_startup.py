@@ -8,36 +8,14 @@ The time and memory this saves are measured by ``benchmarks/startup.py`` (no thr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.support.agent import run_under_agent
+
 pytestmark = pytest.mark.subprocess
 
-BIN = Path(sys.executable).parent
 LAZY_LIBRARIES = ("flask", "werkzeug", "django", "redis", "requests", "urllib3", "grpc", "kafka")
-
-
-def _instrumented_run(code: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("OTEL_") and key != "PYTHONPATH"
-    }
-    environ.update(
-        OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none"
-    )
-    return subprocess.run(
-        [str(BIN / "opentelemetry-instrument"), sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=environ,
-    )
 
 
 _REPORT = f"""\
@@ -58,7 +36,7 @@ print(json.dumps({{
 
 
 def _report() -> dict[str, object]:
-    result = _instrumented_run(_REPORT)
+    result = run_under_agent(_REPORT)
     assert result.returncode == 0, result.stderr
     report: dict[str, object] = json.loads(result.stdout)
     return report
@@ -78,7 +56,7 @@ def test_startup_instruments_every_entry_point_without_importing_its_library() -
 def test_startup_is_silent() -> None:
     """Instrumenting everything at start-up writes nothing to stderr: no warning, no
     traceback."""
-    result = _instrumented_run("pass")
+    result = run_under_agent("pass")
     assert result.returncode == 0
     assert result.stderr == ""
 
@@ -91,6 +69,6 @@ def test_deferred_patches_land_on_first_import() -> None:
         "print(isinstance(requests.sessions.Session.__dict__['send'], wrapt.FunctionWrapper),"
         " isinstance(redis.client.Redis.__dict__['execute_command'], wrapt.FunctionWrapper))\n"
     )
-    result = _instrumented_run(code)
+    result = run_under_agent(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]

@@ -20,16 +20,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from instrumentarium.util import startup
+from tests.support.agent import run_under_agent
 
 pytestmark = pytest.mark.subprocess
 
-BIN = Path(sys.executable).parent
 HEADER = "instrumentarium start-up:"
 LINE = re.compile(r"^  (\S+)\s+(instrumented|deferred|disabled|skipped|failed)\s+(.*)$")
 
@@ -108,27 +107,11 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _agent(path: list[Path], code: str, **variables: str) -> subprocess.CompletedProcess[str]:
-    environ = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("OTEL_") and key != "PYTHONPATH"
-    }
-    environ.update(
-        PYTHONPATH=os.pathsep.join(map(str, path)),
-        OTEL_TRACES_EXPORTER="none",
-        OTEL_METRICS_EXPORTER="none",
-        OTEL_LOGS_EXPORTER="none",
-        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="grpc_server",
-        **variables,
-    )
-    return subprocess.run(
-        [str(BIN / "opentelemetry-instrument"), sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env=environ,
-        cwd=path[0],
+    """The agent with the directories of ``path`` on ``PYTHONPATH`` (the first one the working
+    directory) and the gRPC server instrumentor disabled."""
+    variables.setdefault("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "grpc_server")
+    return run_under_agent(
+        code, cwd=path[0], PYTHONPATH=os.pathsep.join(map(str, path)), **variables
     )
 
 

@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
+
+# Workloads that talk to a server read its address from tests/support/services.py, the module the
+# tests and the examples read too: the repository root goes on the path, last, so that it never
+# shadows an installed module.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 __all__ = [
     "UPSTREAM_CONTRIB_VERSION",

@@ -7,23 +7,20 @@
   ``traceparent`` header (one CONSUMER span per record; the consumer seeks back to the start
   when it has read them all, so it never waits for new records).
 
-The broker is found through ``INSTRUMENTARIUM_KAFKA_BOOTSTRAP`` (default ``127.0.0.1:9392``).
+The broker is found where ``tests/support/services.py`` says (``INSTRUMENTARIUM_KAFKA_BOOTSTRAP``).
 Upstream records no Kafka metrics; its number is a span only, ours includes the metrics
 (``messaging.client.sent.messages`` / ``consumed.messages``, ``operation.duration``).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
+from tests.support.services import KAFKA_BOOTSTRAP as BOOTSTRAP
+
 from . import Call, Providers, Workload, upstream_requirement
 
-BOOTSTRAP = os.environ.get(
-    "INSTRUMENTARIUM_KAFKA_BOOTSTRAP",
-    f"127.0.0.1:{os.environ.get('INSTRUMENTARIUM_KAFKA_PORT', '9392')}",
-)
 SEND_TOPIC = "instrumentarium-bench-send"
 CONSUME_TOPIC = "instrumentarium-bench-consume-v1"
 VALUE = b"v" * 100

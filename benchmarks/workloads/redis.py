@@ -3,21 +3,21 @@
 * ``redis-get``: ``GET`` of a 100-byte value (one span, one duration record);
 * ``redis-pipeline20``: a non-transactional pipeline of 20 ``GET``s (one span per ``execute()``).
 
-The server is found through ``INSTRUMENTARIUM_REDIS_URL`` (default ``redis://127.0.0.1:6390/0``).
+The server is found where ``tests/support/services.py`` says (``INSTRUMENTARIUM_REDIS_URL``).
 Upstream records no Redis metrics; its number is a span only, ours includes the histogram.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
+
+from tests.support.services import REDIS_URL as URL
 
 from . import Call, Providers, Workload, upstream_requirement
 
 if TYPE_CHECKING:
     import redis
 
-URL = os.environ.get("INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0")
 KEY = "instrumentarium:bench:key"
 VALUE = b"v" * 100
 PIPELINE_LENGTH = 20

@@ -21,8 +21,8 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -37,8 +37,18 @@ from otlp_json import Telemetry
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+# The addresses of the servers scripts/services runs, and where it builds the Collector: one
+# module, shared with the tests and the benchmarks (appended: it never shadows an installed module).
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+from tests.support.services import (  # noqa: E402
+    KAFKA_BOOTSTRAP,
+    REDIS_URL,
+    collector_binary,
+    free_port,
+)
+
 COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
-DEFAULT_COLLECTOR_BIN = REPO / ".cache" / "collector" / "build" / "otelcol-instrumentarium"
 
 SERVICE_NAMES = ("frontend", "orders", "inventory", "fulfilment")
 
@@ -58,23 +68,6 @@ class StackError(RuntimeError):
     """A part of the demo did not start, answer or stop as it should."""
 
 
-def collector_binary() -> Path:
-    """Where scripts/services.d/collector.sh builds it (same variables, same defaults)."""
-    if os.environ.get("INSTRUMENTARIUM_COLLECTOR_BIN"):
-        return Path(os.environ["INSTRUMENTARIUM_COLLECTOR_BIN"])
-    if os.environ.get("INSTRUMENTARIUM_COLLECTOR_CACHE"):
-        cache = Path(os.environ["INSTRUMENTARIUM_COLLECTOR_CACHE"])
-        return cache / "build" / "otelcol-instrumentarium"
-    return DEFAULT_COLLECTOR_BIN
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -87,14 +80,8 @@ class Settings:
     work_dir: Path
     bin_dir: Path  # where python and opentelemetry-instrument are
     semconv_opt_in: Optional[str] = None
-    redis_url: str = field(
-        default_factory=lambda: os.environ.get(
-            "INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0"
-        )
-    )
-    kafka_bootstrap: str = field(
-        default_factory=lambda: os.environ.get("INSTRUMENTARIUM_KAFKA_BOOTSTRAP", "127.0.0.1:9392")
-    )
+    redis_url: str = REDIS_URL
+    kafka_bootstrap: str = KAFKA_BOOTSTRAP
     collector_bin: Path = field(default_factory=collector_binary)
     # Generous: a fresh virtualenv compiles every module on first import, on a busy machine.
     start_timeout: float = 120.0

@@ -3,7 +3,8 @@
 Starts a Collector and the four services (``demo_stack.py``), sends a few checkouts through the
 front end, waits for the Kafka consumer to fulfil them, stops everything, and prints from the
 Collector's file output each trace as a tree across services, then the metrics each service
-sent. Exits 1, saying what is wrong, when a trace does not reach every service.
+sent. Exits 1, saying what is wrong, when a trace is broken: it does not reach every service,
+has more or less than one root, or holds a span whose parent was not received.
 
 Usage: python examples/multi-service/run_demo.py [--requests N] [--semconv VALUE] [--keep DIR]
 """
@@ -63,6 +64,10 @@ def run(settings: Settings, requests: int, keep: bool = False) -> int:
 
 
 def check(telemetry: Telemetry, requests: int) -> list[str]:
+    """What is wrong with the traces the Collector received, one line per problem (none: every
+    request made one whole trace). A trace is whole when it reaches every service, has exactly
+    one root, and every other span's parent is a span of the same trace: a lost span (say the
+    gRPC client's) leaves its children pointing at a parent that is not there."""
     problems = []
     traces = telemetry.traces()
     if len(traces) != requests:
@@ -74,6 +79,15 @@ def check(telemetry: Telemetry, requests: int) -> list[str]:
         roots = [s for s in spans if not s.parent_id]
         if len(roots) != 1:
             problems.append(f"trace {trace_id} has {len(roots)} root spans, expected 1")
+        ids = {s.span_id for s in spans}
+        if len(ids) != len(spans):
+            problems.append(f"trace {trace_id} reports a span id twice")
+        problems.extend(
+            f"trace {trace_id}: the parent {s.parent_id} of {s.service} {s.kind} {s.name!r}"
+            " was not received"
+            for s in spans
+            if s.parent_id and s.parent_id not in ids
+        )
     return problems
 
 

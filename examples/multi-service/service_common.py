@@ -11,11 +11,17 @@ import faulthandler
 import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Optional
 
-REDIS_URL = os.environ.get("INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0")
-KAFKA_BOOTSTRAP = os.environ.get("INSTRUMENTARIUM_KAFKA_BOOTSTRAP", "127.0.0.1:9392")
+# Redis and Kafka: the addresses of scripts/services' servers (INSTRUMENTARIUM_REDIS_URL,
+# INSTRUMENTARIUM_KAFKA_BOOTSTRAP), read by one module shared with the tests and the benchmarks.
+REPO = str(Path(__file__).resolve().parent.parent.parent)
+if REPO not in sys.path:
+    sys.path.append(REPO)
+from tests.support.services import KAFKA_BOOTSTRAP, REDIS_URL  # noqa: E402, F401 (for the services)
+
 # One run's keys and topic, so that runs side by side (or a user's data) never meet.
 KEY_PREFIX = os.environ.get("DEMO_KEY_PREFIX", "demo:")
 TOPIC = os.environ.get("DEMO_TOPIC", "demo-orders")

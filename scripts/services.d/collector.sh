@@ -15,7 +15,7 @@
 #   INSTRUMENTARIUM_COLLECTOR_OUTPUT_DIR=$RUN_DIR/collector/output   traces/metrics/logs .jsonl
 #   INSTRUMENTARIUM_COLLECTOR_CACHE=.cache/collector   builder, Go caches, build/ (the binary)
 #   INSTRUMENTARIUM_COLLECTOR_BIN=$INSTRUMENTARIUM_COLLECTOR_CACHE/build/otelcol-instrumentarium
-#                                                (a prebuilt binary: no build; the tests read it too)
+#                                                (a prebuilt binary: no build; tests/support/services.py reads it too)
 
 # Run directly (`bash scripts/services.d/collector.sh build`) it only builds: for CI and
 # scripts/demo-services. Then it needs what scripts/services would have set up.

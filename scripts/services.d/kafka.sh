@@ -7,7 +7,7 @@
 #   scripts/services stop kafka     SIGTERM (controlled shutdown), wait, then forget the data
 #   scripts/services status kafka   "kafka: up (127.0.0.1:9392)" or "kafka: down"
 #
-# The same steps by hand (what start does; <dir> is .cache/services/kafka):
+# The same steps by hand (what start does; <dir> is .cache/services/kafka/9392, one a port):
 #
 #   mvn -q -B -f scripts/services.d/kafka/pom.xml -Dmaven.repo.local=.cache/kafka/m2 \
 #       dependency:copy-dependencies -DincludeScope=runtime \
@@ -19,10 +19,11 @@
 #       -Dlog4j2.configurationFile=scripts/services.d/kafka/log4j2.properties \
 #       -cp '.cache/kafka/libs-4.1.1/*' kafka.Kafka <dir>/server.properties
 #
-# Variables (the tests and benchmarks read INSTRUMENTARIUM_KAFKA_BOOTSTRAP, same default):
+# Variables (tests/support/services.py reads INSTRUMENTARIUM_KAFKA_BOOTSTRAP, same default, for
+# the tests, the benchmarks and the examples):
 #
 #   INSTRUMENTARIUM_KAFKA_PORT=9392              the broker's PLAINTEXT listener
-#   INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT=9393   the KRaft controller listener
+#   INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT=$((INSTRUMENTARIUM_KAFKA_PORT + 1))   the KRaft controller
 #   INSTRUMENTARIUM_KAFKA_BOOTSTRAP=127.0.0.1:$INSTRUMENTARIUM_KAFKA_PORT
 #   INSTRUMENTARIUM_KAFKA_VERSION=4.1.1          org.apache.kafka:kafka_2.13 version to fetch
 #   INSTRUMENTARIUM_KAFKA_HEAP=512m              the JVM's -Xmx
@@ -30,14 +31,19 @@
 #
 # Auto-created topics get 3 partitions (num.partitions), so tests see several partitions without
 # an admin call. Consumer groups join without the initial rebalance delay.
+#
+# A broker is known by its port: each port has its own directory (config, data, logs, pid file),
+# and start and stop act only on the broker whose pid file is in that directory and whose command
+# line runs kafka.Kafka on that directory's config. A broker this clone runs on another port is
+# never taken for it: start on 9392 starts one, stop on 9392 leaves the other one running.
 
 SERVICES+=(kafka)
 KAFKA_PORT=${INSTRUMENTARIUM_KAFKA_PORT:-9392}
-KAFKA_CONTROLLER_PORT=${INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT:-9393}
+KAFKA_CONTROLLER_PORT=${INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_VERSION=${INSTRUMENTARIUM_KAFKA_VERSION:-4.1.1}
 KAFKA_HEAP=${INSTRUMENTARIUM_KAFKA_HEAP:-512m}
 KAFKA_LIBS=$PWD/.cache/kafka/libs-$KAFKA_VERSION
-KAFKA_DIR=$RUN_DIR/kafka
+KAFKA_DIR=$RUN_DIR/kafka/$KAFKA_PORT
 KAFKA_START_SECONDS=${INSTRUMENTARIUM_KAFKA_WAIT:-90}
 
 kafka_require() {
@@ -102,13 +108,19 @@ kafka_answers() {
     [[ ${#reply} == 32 && ${reply:8:8} == 00000007 && ${reply:24:8} != 00000000 ]]
 }
 
+# The pid of our broker on KAFKA_PORT, or false: the pid file of this port's directory names a
+# live process whose arguments are exactly `kafka.Kafka <this port's dir>/server.properties`, and
+# that config listens on this port (a pid file left behind whose pid now belongs to another
+# process, or a broker on another port, is not ours).
 kafka_pid() {
-    local pid
+    local pid args
     [[ -f "$KAFKA_DIR/kafka.pid" ]] || return 1
-    pid=$(cat "$KAFKA_DIR/kafka.pid")
-    # Only our own broker: the pid file is ours and the process runs kafka.Kafka on our config.
-    kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null \
-        | grep -q "kafka.Kafka $KAFKA_DIR/server.properties" || return 1
+    pid=$(<"$KAFKA_DIR/kafka.pid")
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    args=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $'\n'$args$'\n' == *$'\n'kafka.Kafka$'\n'"$KAFKA_DIR/server.properties"$'\n'* ]] || return 1
+    grep -q "^listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT," "$KAFKA_DIR/server.properties" \
+        2>/dev/null || return 1
     echo "$pid"
 }
 
@@ -159,7 +171,13 @@ kafka_stop() {
     fi
     # Topics and offsets live in data/; stopping means starting fresh next time.
     rm -rf "$KAFKA_DIR"
-    say "kafka: stopped"
+    rmdir "$RUN_DIR/kafka" 2>/dev/null || true
+    if kafka_answers; then
+        say "kafka: 127.0.0.1:$KAFKA_PORT still answers: a broker this clone did not start" \
+            "(no pid file of ours in $KAFKA_DIR); left running"
+    else
+        say "kafka: stopped"
+    fi
 }
 
 kafka_status() {

@@ -1,9 +1,9 @@
-"""``FlaskInstrumentor``: instrument / uninstrument (global and per app), the entry point, and
-the public surface of ``instrumentarium.flask``."""
+"""``FlaskInstrumentor``: instrument / uninstrument (global and per app), zero-code and the
+deferred import, as seen by Flask apps (the entry point, the wrappers left by ``uninstrument()``
+and ``__all__``: ``tests/test_contract.py``)."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -14,13 +14,10 @@ from typing import Any, Callable
 
 import flask
 import pytest
-import wrapt
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from packaging.requirements import Requirement
 
-import instrumentarium.flask
 from instrumentarium.flask import FlaskInstrumentor
 
 ROUTE_SPAN = "GET /users/<int:user_id>"
@@ -28,14 +25,6 @@ ROUTE_SPAN = "GET /users/<int:user_id>"
 
 def _span_names(exporter: InMemorySpanExporter) -> list[str]:
     return [span.name for span in exporter.get_finished_spans()]
-
-
-def _instrumentor_entry_points() -> list[importlib.metadata.EntryPoint]:
-    """``entry_points(group="opentelemetry_instrumentor")``; Python 3.9 has no ``group=``."""
-    found = importlib.metadata.entry_points()
-    if hasattr(found, "select"):
-        return list(found.select(group="opentelemetry_instrumentor"))
-    return list(found.get("opentelemetry_instrumentor", ()))  # type: ignore[attr-defined]
 
 
 class TestInstrument:
@@ -85,27 +74,6 @@ class TestInstrument:
         assert app.test_client().get("/users/1").data == b"ok"
 
         assert _span_names(span_exporter) == [ROUTE_SPAN]
-
-    def test_patches_the_class_methods(self, instrument, original_methods):
-        """While instrumented, both patched methods of ``flask.Flask`` wrap the originals."""
-        instrument()
-
-        for name, original in original_methods.items():
-            current = flask.Flask.__dict__[name]
-            assert current is not original
-            assert current.__wrapped__ is original
-
-    def test_uninstrument_leaves_no_wrapper_behind(
-        self, instrument, instrumentor, original_methods
-    ):
-        """After ``uninstrument()`` the class attributes are the original functions again."""
-        instrument()
-        instrumentor.uninstrument()
-
-        for name, original in original_methods.items():
-            current = flask.Flask.__dict__[name]
-            assert not isinstance(current, wrapt.FunctionWrapper), f"Flask.{name} still wrapped"
-            assert current is original
 
     def test_no_telemetry_after_uninstrument(
         self, make_app, instrument, instrumentor, span_exporter, metric_points
@@ -288,44 +256,6 @@ class TestInstrumentApp:
         assert _span_names(span_exporter) == [ROUTE_SPAN]
 
 
-class TestEntryPoint:
-    def test_flask_entry_point_loads_the_instrumentor(self):
-        """``opentelemetry-instrument`` finds ``FlaskInstrumentor`` under the upstream name
-        ``flask`` (so ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=flask`` works)."""
-        [entry_point] = [ep for ep in _instrumentor_entry_points() if ep.name == "flask"]
-
-        assert entry_point.value == "instrumentarium.flask:FlaskInstrumentor"
-        assert entry_point.load() is FlaskInstrumentor
-
-    def test_instrumentation_dependencies_equal_the_instruments_extra(self):
-        """``instrumentation_dependencies()`` (checked by ``instrument()``) declares exactly the
-        distribution's ``instruments`` extra."""
-        requires = importlib.metadata.requires("instrumentarium-flask") or []
-        extra = [
-            Requirement(line)
-            for line in requires
-            if Requirement(line).marker is not None
-            and Requirement(line).marker.evaluate({"extra": "instruments"})
-        ]
-        declared = [
-            Requirement(spec) for spec in FlaskInstrumentor().instrumentation_dependencies()
-        ]
-
-        def normalized(requirements: list[Requirement]) -> set[tuple[str, str]]:
-            return {(r.name.lower(), str(r.specifier)) for r in requirements}
-
-        assert extra, "the distribution declares no instruments extra"
-        assert normalized(declared) == normalized(extra)
-
-    def test_instrumentation_dependencies_are_satisfied_here(self):
-        """The installed Flask satisfies the declared range, so ``instrument()`` is not refused."""
-        installed = importlib.metadata.version("flask")
-
-        for spec in FlaskInstrumentor().instrumentation_dependencies():
-            requirement = Requirement(spec)
-            assert requirement.specifier.contains(installed, prereleases=True)
-
-
 ZERO_CODE_APP = textwrap.dedent(
     """
     from flask import Flask
@@ -452,30 +382,3 @@ class TestDeferredImport:
         )
 
         assert output == str([ROUTE_SPAN])
-
-
-class TestPublicSurface:
-    def test_all_lists_the_public_names(self):
-        """``__all__`` is exactly the instrumentor and the version, and both resolve."""
-        assert sorted(instrumentarium.flask.__all__) == ["FlaskInstrumentor", "__version__"]
-        for name in instrumentarium.flask.__all__:
-            assert getattr(instrumentarium.flask, name) is not None
-
-    def test_star_import_exports_exactly_all(self):
-        """``from instrumentarium.flask import *`` brings in the names of ``__all__`` only."""
-        namespace: dict[str, Any] = {}
-        exec("from instrumentarium.flask import *", namespace)
-
-        assert sorted(set(namespace) - {"__builtins__"}) == sorted(instrumentarium.flask.__all__)
-
-    def test_version_matches_the_distribution(self):
-        """``__version__`` is the installed distribution's version."""
-        assert instrumentarium.flask.__version__ == importlib.metadata.version(
-            "instrumentarium-flask"
-        )
-
-    def test_instrumentarium_is_a_namespace_package(self):
-        """``instrumentarium`` is a PEP 420 namespace: no distribution ships its ``__init__``."""
-        import instrumentarium
-
-        assert getattr(instrumentarium, "__file__", None) is None

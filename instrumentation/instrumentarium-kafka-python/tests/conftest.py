@@ -1,10 +1,10 @@
 """Fixtures for the instrumentarium-kafka-python tests: a real Kafka broker (KRaft), started by
 ``scripts/services start kafka``.
 
-The broker is found through ``INSTRUMENTARIUM_KAFKA_BOOTSTRAP`` (default ``127.0.0.1:9392``, or
-``127.0.0.1:$INSTRUMENTARIUM_KAFKA_PORT``), the variables ``scripts/services.d/kafka.sh`` reads.
-When nothing listens there the broker tests are skipped, saying how to start it; CI always starts
-it. Topics are unique per test (the broker creates them on first use with three partitions), so
+The broker is found where ``tests/support/services.py`` says (``INSTRUMENTARIUM_KAFKA_BOOTSTRAP``
+or ``INSTRUMENTARIUM_KAFKA_PORT``, with the defaults of ``scripts/services.d/kafka.sh``). When
+nothing listens there the broker tests are skipped, saying how to start it; CI always starts it.
+Topics are unique per test (the broker creates them on first use with three partitions), so
 tests can share the broker with each other and with parallel workers.
 
 ``KafkaInstrumentor`` is a process-wide singleton that patches kafka-python's classes: every test
@@ -13,8 +13,6 @@ goes through ``instrumentor``, which undoes whatever the test instrumented.
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -27,14 +25,11 @@ import pytest
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"(read|open)_text is deprecated", DeprecationWarning)
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from opentelemetry import trace
 
 from instrumentarium.kafka import KafkaInstrumentor
+from tests.support.services import KAFKA_BOOTSTRAP as BOOTSTRAP
+from tests.support.services import listens
 
-BOOTSTRAP = os.environ.get(
-    "INSTRUMENTARIUM_KAFKA_BOOTSTRAP",
-    f"127.0.0.1:{os.environ.get('INSTRUMENTARIUM_KAFKA_PORT', '9392')}",
-)
 PARTITIONS = 3  # num.partitions of the broker scripts/services runs
 WAIT_MS = 20_000  # the longest a consumer waits for records before the test fails
 # A topic the broker has just created may not have a leader yet: kafka-python 2 does not retry
@@ -42,27 +37,12 @@ WAIT_MS = 20_000  # the longest a consumer waits for records before the test fai
 RETRIES = 5
 
 
-def _broker_listens() -> bool:
-    host, _, port = BOOTSTRAP.split(",")[0].strip().rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def broker() -> str:
     """The bootstrap address; skips the test when no broker listens there."""
-    if not _broker_listens():
+    if not listens(BOOTSTRAP):
         pytest.skip(f"no Kafka broker at {BOOTSTRAP}; start one with: scripts/services start kafka")
     return BOOTSTRAP
-
-
-@pytest.fixture(autouse=True)
-def _no_span_leaks_as_current() -> Iterator[None]:
-    yield
-    assert not trace.get_current_span().get_span_context().is_valid, "a span leaked as current"
 
 
 @pytest.fixture

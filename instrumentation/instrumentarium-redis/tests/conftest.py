@@ -1,9 +1,8 @@
 """Fixtures for the instrumentarium-redis tests: real servers, started by ``scripts/services``.
 
-The servers are found through the variables ``scripts/services`` reads, with its defaults:
-``INSTRUMENTARIUM_REDIS_URL`` (``redis://127.0.0.1:6390/0``), ``INSTRUMENTARIUM_REDIS_SOCKET``
-(``.cache/services/redis/redis.sock``) and ``INSTRUMENTARIUM_REDIS_CLUSTER_NODES``
-(``127.0.0.1:7100,...``). A server that does not answer fails the test, saying how to start it.
+The single node (TCP and unix socket) and the cluster's nodes are found where
+``tests/support/services.py`` says (the variables ``scripts/services`` reads, with its defaults).
+A server that does not answer fails the test, saying how to start it.
 
 ``RedisInstrumentor`` is a process-wide singleton that patches redis-py's classes: every test goes
 through ``instrumentor``, which undoes whatever the test instrumented. Keys are unique per test
@@ -12,10 +11,8 @@ through ``instrumentor``, which undoes whatever the test instrumented. Keys are 
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -23,31 +20,19 @@ import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentarium.redis import RedisInstrumentor
+from tests.support.services import REDIS_CLUSTER_NODES, REDIS_SOCKET, REDIS_URL, split_address
 
-ROOT = Path(__file__).resolve().parents[3]
-REDIS_URL = os.environ.get("INSTRUMENTARIUM_REDIS_URL", "redis://127.0.0.1:6390/0")
-REDIS_SOCKET = os.environ.get(
-    "INSTRUMENTARIUM_REDIS_SOCKET", str(ROOT / ".cache/services/redis/redis.sock")
-)
-CLUSTER_NODES = os.environ.get(
-    "INSTRUMENTARIUM_REDIS_CLUSTER_NODES",
-    ",".join(f"127.0.0.1:{port}" for port in range(7100, 7106)),
-)
+CLUSTER_NODES = ",".join(REDIS_CLUSTER_NODES)
 HOST = redis.connection.parse_url(REDIS_URL).get("host", "127.0.0.1")
 PORT = int(redis.connection.parse_url(REDIS_URL).get("port", 6379))
 
 
 def _cluster_startup_nodes() -> list[redis.cluster.ClusterNode]:
-    nodes = []
-    for address in CLUSTER_NODES.split(","):
-        host, _, port = address.strip().rpartition(":")
-        nodes.append(redis.cluster.ClusterNode(host, int(port)))
-    return nodes
+    return [redis.cluster.ClusterNode(*split_address(node)) for node in REDIS_CLUSTER_NODES]
 
 
 def _unreachable(what: str, service: str, exc: Exception) -> None:
@@ -78,12 +63,6 @@ def redis_cluster() -> list[redis.cluster.ClusterNode]:
     if info.get("cluster_state") != "ok":
         pytest.fail(f"the Redis cluster at {CLUSTER_NODES} is not ok: {info}", pytrace=False)
     return _cluster_startup_nodes()
-
-
-@pytest.fixture(autouse=True)
-def _no_span_leaks_as_current() -> Iterator[None]:
-    yield
-    assert not trace.get_current_span().get_span_context().is_valid, "a span leaked as current"
 
 
 @pytest.fixture

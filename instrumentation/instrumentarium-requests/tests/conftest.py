@@ -3,7 +3,8 @@
 ``RequestsInstrumentor`` is a process-wide singleton that patches ``requests.Session.send``, so
 every test goes through ``instrumentor``: what a test instruments (globally or per session) is
 undone when it ends. ``instrument`` passes the test's SDK providers explicitly. ``server`` is a
-real threaded HTTP/1.1 server on loopback that records what it received.
+real threaded HTTP/1.1 server on loopback that records what it received. ``client`` drives
+requests for the HTTP client suite shared with urllib3 (``tests/support/http_client_suite.py``).
 
 Two guards run around every test: the SDK never complains about a span ended twice, and no span
 is left current once the test is over.
@@ -12,6 +13,7 @@ is left current once the test is over.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 import pytest
@@ -20,8 +22,38 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
 from instrumentarium.requests import RequestsInstrumentor, _send
+from tests.support.http_client_suite import Call, HttpClient, Reply
 
 ORIGINAL_SEND = requests.Session.__dict__["send"]
+
+
+class RequestsClient(HttpClient):
+    """The suite's ``HttpClient``: ``requests.request`` (a new session per call, closed)."""
+
+    error = requests.RequestException
+    ssl_error = requests.exceptions.SSLError
+    records_user_agent = True
+
+    def send(self, call: Call) -> Reply:
+        response = requests.request(
+            call.method,
+            call.url,
+            data=call.body,
+            headers=call.headers,
+            verify=call.ca_bundle or True,
+            timeout=call.timeout,
+        )
+        return Reply(response.status_code, response.content)
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[Iterator[bytes]]:
+        with requests.get(url, stream=True) as response:
+            yield response.iter_content(4)
+
+
+@pytest.fixture
+def client() -> RequestsClient:
+    return RequestsClient()
 
 
 @pytest.fixture

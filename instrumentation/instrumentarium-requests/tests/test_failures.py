@@ -1,4 +1,6 @@
-"""Failures raise exactly what requests raises, and still end the span ERROR with a metric."""
+"""Failures particular to requests (a URL no adapter serves, an adapter that raises, requests'
+error messages quoting the URL), beside the shared ones of ``tests/support/http_client_suite.py``:
+each raises exactly what requests raises and still ends the span ERROR with a metric."""
 
 from __future__ import annotations
 
@@ -9,45 +11,30 @@ import requests
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from tests.support.spans import raised
+from tests.support.http_client_suite import check_failure
 
 
 class TestFailures:
-    """Connection refused, timeouts, invalid URLs and TLS errors, with and without us."""
+    """Invalid URLs, a raising adapter, secrets in requests' messages."""
 
-    @pytest.mark.parametrize(
-        "make_call",
-        [
-            pytest.param(lambda s, port: requests.get(f"http://127.0.0.1:{port}/"), id="refused"),
-            pytest.param(
-                lambda s, port: requests.get(s.url("/slow"), timeout=0.05), id="read-timeout"
-            ),
-            pytest.param(lambda s, port: _send_with_new_session(_bad_prepared()), id="no-adapter"),
-        ],
-    )
-    def test_same_exception_type_and_message(
+    def test_a_url_no_adapter_serves(
         self,
-        make_call: Callable[[Any, int], object],
         instrument: Callable[..., Any],
-        server: Any,
-        closed_port: int,
         span_exporter: InMemorySpanExporter,
         metric_points: Callable[[], dict[str, list[Any]]],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """The instrumented call raises the same type with the same message as the bare one,
-        and the span is ERROR with one exception event; the duration is still recorded."""
-        bare = raised(lambda: make_call(server, closed_port))
-        instrument()
-        traced = raised(lambda: make_call(server, closed_port))
-        assert type(traced) is type(bare)
-        assert str(traced).split(" object at ")[0] == str(bare).split(" object at ")[0]
-        spans = span_exporter.get_finished_spans()
-        assert len(spans) == 1
-        span = spans[0]
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.status.description.startswith(type(traced).__name__ + ": ")
-        assert [event.name for event in span.events] == ["exception"]
-        assert len(metric_points()["http.client.duration"]) == 1
+        """A prepared request whose scheme no adapter serves: requests' ``InvalidSchema``,
+        unchanged; the span is ERROR with one exception event; the duration is recorded."""
+        traced = check_failure(
+            lambda: _send_with_new_session(_bad_prepared()),
+            "",
+            instrument,
+            span_exporter,
+            metric_points,
+            monkeypatch,
+        )
+        assert type(traced) is requests.exceptions.InvalidSchema
 
     def test_exception_event_does_not_leak_the_urls_secrets(
         self, instrument: Callable[..., Any], closed_port: int, span_exporter: InMemorySpanExporter
@@ -76,43 +63,6 @@ class TestFailures:
             ("requests/adapters.py", "requests\\adapters.py")
         )
         assert isinstance(info.value.__context__ or info.value.__cause__, BaseException)
-
-    def test_error_type_is_the_exception_class_in_stable_mode(
-        self,
-        instrument: Callable[..., Any],
-        closed_port: int,
-        span_exporter: InMemorySpanExporter,
-        metric_points: Callable[[], dict[str, list[Any]]],
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        """``error.type`` is the exception's qualified name on the span and the metric."""
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-        instrument()
-        with pytest.raises(requests.ConnectionError):
-            requests.get(f"http://127.0.0.1:{closed_port}/")
-        (span,) = span_exporter.get_finished_spans()
-        assert span.attributes["error.type"] == "ConnectionError"
-        (point,) = metric_points()["http.client.request.duration"]
-        assert point.attributes == {
-            "http.request.method": "GET",
-            "server.address": "127.0.0.1",
-            "server.port": closed_port,
-            "error.type": "ConnectionError",
-        }
-
-    def test_tls_error_on_a_plain_http_server(
-        self,
-        instrument: Callable[..., Any],
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """``https://`` to a plain HTTP server raises requests' SSLError, and the span is ERROR."""
-        bare = raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
-        instrument()
-        traced = raised(lambda: requests.get(f"https://127.0.0.1:{server.port}/", timeout=5))
-        assert type(traced) is type(bare) is requests.exceptions.SSLError
-        (span,) = span_exporter.get_finished_spans()
-        assert span.status.status_code is StatusCode.ERROR
 
     def test_keyboard_interrupt_ends_the_span(
         self,

@@ -1,19 +1,13 @@
-"""instrument(), uninstrument(), per-session variants, suppression, hooks and exclusions."""
+"""Per-session instrumentation, hooks, exclusions and header capture, as requests has them
+(the lifecycle and suppression: ``tests/test_contract.py`` and the shared HTTP client suite)."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 import pytest
 import requests
-from opentelemetry.instrumentation.utils import (
-    suppress_http_instrumentation,
-    suppress_instrumentation,
-)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from instrumentarium.requests import RequestsInstrumentor, get_default_span_name
@@ -21,66 +15,7 @@ from instrumentarium.requests import RequestsInstrumentor, get_default_span_name
 from .conftest import ORIGINAL_SEND
 
 
-def instrumentor_entry_points() -> list[Any]:
-    """The ``opentelemetry_instrumentor`` entry points (``group=`` is 3.10+)."""
-    found = entry_points()
-    if hasattr(found, "select"):
-        return list(found.select(group="opentelemetry_instrumentor"))
-    return list(found.get("opentelemetry_instrumentor", []))
-
-
-class TestInstrumentLifecycle:
-    """Patching is complete, idempotent and repeatable."""
-
-    def test_uninstrument_restores_send(self, instrument: Callable[..., Any]) -> None:
-        """After uninstrument() no wrapper is left on ``Session.send``."""
-        instrumentor = instrument()
-        assert requests.Session.__dict__["send"] is not ORIGINAL_SEND
-        instrumentor.uninstrument()
-        assert requests.Session.__dict__["send"] is ORIGINAL_SEND
-
-    def test_repeat_gives_one_span(
-        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
-    ) -> None:
-        """instrument/uninstrument/instrument leaves exactly one layer: one span per request."""
-        instrumentor = instrument()
-        instrumentor.uninstrument()
-        instrument()
-        instrument()  # already instrumented: a warning, no second layer
-        requests.get(server.url("/ok"))
-        assert len(span_exporter.get_finished_spans()) == 1
-
-    def test_uninstrumented_makes_no_spans(
-        self, instrument: Callable[..., Any], server: Any, span_exporter: InMemorySpanExporter
-    ) -> None:
-        """After uninstrument() requests are not traced."""
-        instrument().uninstrument()
-        requests.get(server.url("/ok"))
-        assert span_exporter.get_finished_spans() == ()
-
-    def test_import_does_not_import_requests(self) -> None:
-        """Importing the instrumentor and instrumenting leave requests unimported until the
-        application imports it; then it is patched."""
-        code = (
-            "import sys\n"
-            "from instrumentarium.requests import RequestsInstrumentor\n"
-            "RequestsInstrumentor().instrument()\n"
-            "assert 'requests' not in sys.modules\n"
-            "import requests, wrapt\n"
-            "assert isinstance(requests.Session.__dict__['send'], wrapt.FunctionWrapper)\n"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-    def test_entry_point(self) -> None:
-        """The ``requests`` entry point names this instrumentor."""
-        found = [
-            ep
-            for ep in instrumentor_entry_points()
-            if ep.value == "instrumentarium.requests:RequestsInstrumentor"
-        ]
-        assert [ep.name for ep in found] == ["requests"]
-        assert found[0].load() is RequestsInstrumentor
-
+class TestDefaultSpanName:
     def test_default_span_name(self) -> None:
         """Upstream's helper: the method, or HTTP for an unknown one."""
         assert get_default_span_name("get") == "GET"
@@ -152,27 +87,6 @@ class TestSessions:
         assert requests.Session.__dict__["send"] is not ORIGINAL_SEND
         RequestsInstrumentor.uninstrument_session(session)
         assert requests.Session.__dict__["send"] is ORIGINAL_SEND
-
-
-class TestSuppression:
-    """Suppressed contexts are not traced and get no traceparent."""
-
-    @pytest.mark.parametrize("suppress", [suppress_instrumentation, suppress_http_instrumentation])
-    def test_suppressed(
-        self,
-        suppress: Any,
-        instrument: Callable[..., Any],
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-        metric_points: Callable[[], dict[str, list[Any]]],
-    ) -> None:
-        """Inside either suppression context: no span, no metric, no injected header."""
-        instrument()
-        with suppress():
-            requests.get(server.url("/ok"))
-        assert span_exporter.get_finished_spans() == ()
-        assert metric_points() == {}
-        assert "traceparent" not in server.seen[-1].headers
 
 
 class TestOptions:

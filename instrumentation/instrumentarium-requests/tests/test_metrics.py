@@ -1,4 +1,5 @@
-"""The HTTP client duration metrics: names, units, attributes per mode, buckets."""
+"""requests records the duration only, with its bucket options; the duration's attributes in
+each mode are the shared suite's (``tests/support/http_client_suite.py``)."""
 
 from __future__ import annotations
 
@@ -10,53 +11,6 @@ import requests
 
 class TestDurationMetric:
     """``http.client.duration`` (ms) and ``http.client.request.duration`` (s)."""
-
-    def test_old_mode_attributes(
-        self,
-        instrument: Callable[..., Any],
-        server: Any,
-        metric_points: Callable[[], dict[str, list[Any]]],
-    ) -> None:
-        """The old histogram carries upstream's bounded attribute set; no stable histogram."""
-        instrument()
-        requests.get(server.url("/ok?id=12345"))
-        points = metric_points()
-        assert "http.client.request.duration" not in points
-        (point,) = points["http.client.duration"]
-        assert point.count == 1
-        assert point.attributes == {
-            "http.method": "GET",
-            "http.scheme": "http",
-            "http.host": "127.0.0.1",
-            "net.peer.name": "127.0.0.1",
-            "net.peer.port": server.port,
-            "http.status_code": 200,
-            "http.flavor": "1.1",
-        }
-
-    def test_dup_mode_records_both(
-        self,
-        instrument: Callable[..., Any],
-        server: Any,
-        metric_points: Callable[[], dict[str, list[Any]]],
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        """``http/dup`` records both histograms, each with its own names."""
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
-        instrument()
-        requests.get(server.url("/status/500"))
-        points = metric_points()
-        (old,) = points["http.client.duration"]
-        (new,) = points["http.client.request.duration"]
-        assert old.attributes["http.status_code"] == 500
-        assert new.attributes == {
-            "http.request.method": "GET",
-            "server.address": "127.0.0.1",
-            "server.port": server.port,
-            "http.response.status_code": 500,
-            "network.protocol.version": "1.1",
-            "error.type": "500",
-        }
 
     def test_no_size_metrics(
         self,
@@ -120,19 +74,3 @@ class TestDurationMetric:
         if expect_s is not None:
             bounds = points["http.client.request.duration"][0].explicit_bounds
             assert tuple(bounds) == pytest.approx(expect_s)
-
-    def test_default_port_is_filled_in_stable_mode_only(
-        self,
-        instrument: Callable[..., Any],
-        metric_points: Callable[[], dict[str, list[Any]]],
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        """Without an explicit port, ``server.port`` is the scheme's default (80); the old
-        ``net.peer.port`` stays absent, as upstream."""
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
-        instrument()
-        with pytest.raises(requests.RequestException):
-            requests.get("http://localhost.invalid/", timeout=2)
-        points = metric_points()
-        assert "net.peer.port" not in points["http.client.duration"][0].attributes
-        assert points["http.client.request.duration"][0].attributes["server.port"] == 80

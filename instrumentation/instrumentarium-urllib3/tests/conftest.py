@@ -4,7 +4,8 @@
 ``urllib3.connectionpool.HTTPConnectionPool.urlopen``, so every test goes through
 ``instrumentor``: whatever a test instruments is undone when it ends. ``instrument`` passes the
 test's SDK providers explicitly. ``server`` is a real threaded HTTP/1.1 server on loopback that
-records what it received.
+records what it received. ``client`` drives urllib3 for the HTTP client suite shared with
+requests (``tests/support/http_client_suite.py``).
 
 Two guards run around every test: the SDK never complains about a span ended twice, and no span
 is left current once the test is over.
@@ -13,13 +14,48 @@ is left current once the test is over.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import urllib3
 
 from instrumentarium.urllib3 import URLLib3Instrumentor
+from tests.support.http_client_suite import Call, HttpClient, Reply
 
 ORIGINAL_URLOPEN = urllib3.connectionpool.HTTPConnectionPool.__dict__["urlopen"]
+
+
+class Urllib3Client(HttpClient):
+    """The suite's ``HttpClient``: a ``PoolManager`` without retries per call, closed after."""
+
+    error = urllib3.exceptions.HTTPError
+    ssl_error = urllib3.exceptions.SSLError
+    records_user_agent = False
+
+    def send(self, call: Call) -> Reply:
+        options: dict[str, Any] = {"chunked": isinstance(call.body, Iterator)}
+        if call.timeout is not None:
+            options["timeout"] = call.timeout
+        with urllib3.PoolManager(retries=False, ca_certs=call.ca_bundle) as http:
+            response = http.request(
+                call.method, call.url, body=call.body, headers=call.headers, **options
+            )
+            return Reply(response.status, response.data)
+
+    @contextmanager
+    def stream(self, url: str) -> Iterator[Iterator[bytes]]:
+        with urllib3.PoolManager(retries=False) as http:
+            response = http.request("GET", url, preload_content=False)
+            try:
+                yield response.stream(4)
+            finally:
+                response.release_conn()
+
+
+@pytest.fixture
+def client() -> Urllib3Client:
+    return Urllib3Client()
 
 
 @pytest.fixture

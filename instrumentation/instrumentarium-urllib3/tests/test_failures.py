@@ -1,4 +1,6 @@
-"""Failures raise exactly what urllib3 raises, end the span ERROR and still record metrics."""
+"""Failures particular to urllib3 (its own retries, a URL it cannot parse, bad arguments), beside
+the shared ones of ``tests/support/http_client_suite.py``: each raises exactly what urllib3
+raises, and a failed call ends its span ERROR and still records metrics."""
 
 from __future__ import annotations
 
@@ -7,29 +9,14 @@ from typing import Any, Callable
 import pytest
 import urllib3
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
 
+from tests.support.http_client_suite import check_failure
 from tests.support.spans import raised
 
 
-def _refused(server: Any, port: int) -> object:
-    with urllib3.PoolManager(retries=False) as manager:
-        return manager.request("GET", f"http://127.0.0.1:{port}/")
-
-
-def _refused_with_retries(server: Any, port: int) -> object:
+def _refused_with_retries(port: int) -> object:
     with urllib3.PoolManager(retries=urllib3.Retry(2, backoff_factor=0)) as manager:
         return manager.request("GET", f"http://127.0.0.1:{port}/")
-
-
-def _read_timeout(server: Any, port: int) -> object:
-    with urllib3.PoolManager(retries=False) as manager:
-        return manager.request("GET", server.url("/slow"), timeout=0.05)
-
-
-def _tls_to_plain_server(server: Any, port: int) -> object:
-    with urllib3.PoolManager(retries=False) as manager:
-        return manager.request("GET", f"https://127.0.0.1:{server.port}/", timeout=5)
 
 
 def _invalid_url(server: Any, port: int) -> object:
@@ -38,39 +25,27 @@ def _invalid_url(server: Any, port: int) -> object:
 
 
 class TestFailures:
-    """The same exception type and message as without instrumentation; span ERROR; metric."""
+    """The same exception type and message as without instrumentation."""
 
-    @pytest.mark.parametrize(
-        "make_call",
-        [_refused, _refused_with_retries, _read_timeout, _tls_to_plain_server],
-        ids=["refused", "refused-after-retries", "read-timeout", "tls"],
-    )
-    def test_same_exception_and_error_span(
+    def test_refused_after_urllib3s_own_retries(
         self,
-        make_call: Callable[[Any, int], object],
         instrument: Callable[..., Any],
-        server: Any,
         closed_port: int,
         span_exporter: InMemorySpanExporter,
         metric_points: Callable[[], dict[str, list[Any]]],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """Type and message match the bare call; one ERROR span with ``error.type`` (stable
-        names, via ``http/dup``) and one duration point (upstream records none)."""
-        bare = raised(lambda: make_call(server, closed_port))
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
-        instrument()
-        traced = raised(lambda: make_call(server, closed_port))
-        assert type(traced) is type(bare)
-        assert str(traced).split(" object at ")[0] == str(bare).split(" object at ")[0]
-        (span,) = span_exporter.get_finished_spans()
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes["error.type"] == type(traced).__qualname__
-        assert [event.name for event in span.events] == ["exception"]
-        points = metric_points()
-        assert len(points["http.client.duration"]) == 1
-        (new,) = points["http.client.request.duration"]
-        assert new.attributes["error.type"] == type(traced).__qualname__
+        """Refused after urllib3's retries (``MaxRetryError``): the same exception as the bare
+        call, one ERROR span for the whole call with ``error.type``, one duration point each
+        (upstream records none)."""
+        check_failure(
+            lambda: _refused_with_retries(closed_port),
+            "http/dup",
+            instrument,
+            span_exporter,
+            metric_points,
+            monkeypatch,
+        )
 
     def test_invalid_url_fails_before_any_span(
         self, instrument: Callable[..., Any], span_exporter: InMemorySpanExporter

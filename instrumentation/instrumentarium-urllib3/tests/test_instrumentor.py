@@ -1,106 +1,20 @@
-"""instrument()/uninstrument(), suppression, hooks, exclusions, and requests on top."""
+"""Hooks, exclusions and header capture as urllib3 has them, and requests on top (the lifecycle
+and suppression: ``tests/test_contract.py`` and the shared HTTP client suite)."""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 import pytest
 import requests
 import urllib3
-from opentelemetry.instrumentation.utils import (
-    suppress_http_instrumentation,
-    suppress_instrumentation,
-)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from instrumentarium.requests import RequestsInstrumentor
 from instrumentarium.urllib3 import RequestInfo
-
-from .conftest import ORIGINAL_URLOPEN
-
-
-def instrumentor_entry_points() -> list[Any]:
-    """The ``opentelemetry_instrumentor`` entry points (``group=`` is 3.10+)."""
-    found = entry_points()
-    if hasattr(found, "select"):
-        return list(found.select(group="opentelemetry_instrumentor"))
-    return list(found.get("opentelemetry_instrumentor", []))
-
-
-class TestLifecycle:
-    """Patching is complete, idempotent and repeatable."""
-
-    def test_uninstrument_restores_urlopen(self, instrument: Callable[..., Any]) -> None:
-        """After uninstrument() the pool's ``urlopen`` is the original."""
-        instrumentor = instrument()
-        pool = urllib3.connectionpool.HTTPConnectionPool
-        assert pool.__dict__["urlopen"] is not ORIGINAL_URLOPEN
-        instrumentor.uninstrument()
-        assert pool.__dict__["urlopen"] is ORIGINAL_URLOPEN
-
-    def test_repeat_gives_one_span(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """instrument/uninstrument/instrument leaves one layer."""
-        instrument().uninstrument()
-        instrument()
-        instrument()
-        http.request("GET", server.url("/ok"))
-        assert len(span_exporter.get_finished_spans()) == 1
-
-    def test_import_does_not_import_urllib3(self) -> None:
-        """Instrumenting leaves urllib3 unimported until the application imports it."""
-        code = (
-            "import sys\n"
-            "from instrumentarium.urllib3 import URLLib3Instrumentor\n"
-            "URLLib3Instrumentor().instrument()\n"
-            "assert 'urllib3' not in sys.modules\n"
-            "import urllib3, wrapt\n"
-            "pool = urllib3.connectionpool.HTTPConnectionPool\n"
-            "assert isinstance(pool.__dict__['urlopen'], wrapt.FunctionWrapper)\n"
-        )
-        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-    def test_entry_point(self) -> None:
-        """The ``urllib3`` entry point names this instrumentor."""
-        found = [
-            ep
-            for ep in instrumentor_entry_points()
-            if ep.value == "instrumentarium.urllib3:URLLib3Instrumentor"
-        ]
-        assert [ep.name for ep in found] == ["urllib3"]
-
-
-class TestSuppression:
-    """Suppressed contexts are not traced."""
-
-    @pytest.mark.parametrize("suppress", [suppress_instrumentation, suppress_http_instrumentation])
-    def test_suppressed(
-        self,
-        suppress: Any,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-        metric_points: Callable[[], dict[str, list[Any]]],
-    ) -> None:
-        """No span, no metric, no traceparent inside either suppression context."""
-        instrument()
-        with suppress():
-            http.request("GET", server.url("/ok"))
-        assert span_exporter.get_finished_spans() == ()
-        assert metric_points() == {}
-        assert "traceparent" not in server.seen[-1].headers
 
 
 class TestRequestsOnTop:

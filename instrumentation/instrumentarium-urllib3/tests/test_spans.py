@@ -1,4 +1,6 @@
-"""The span of one urlopen call: name, attributes per mode, status, propagation, redaction."""
+"""What only urllib3's spans show: the URL built from a pool and a path, its retries and
+redirects inside one ``urlopen``, a pool's own headers, absolute URLs (as proxies get) and
+``url_filter``. The rest is the shared suite (``tests/support/http_client_suite.py``)."""
 
 from __future__ import annotations
 
@@ -7,39 +9,13 @@ from typing import Any, Callable
 import pytest
 import urllib3
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
 
+from tests.support.http_client_suite import only_span
 from tests.support.spans import traceparent
-
-
-def only_span(exporter: InMemorySpanExporter) -> Any:
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
 
 
 class TestSpanBasics:
     """One CLIENT span per urlopen call, named by the method, with the client status rules."""
-
-    def test_get_through_pool_manager(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A GET gives one CLIENT span named ``GET`` with upstream's old attributes."""
-        instrument()
-        assert http.request("GET", server.url("/ok?a=1")).data == b"ok"
-        span = only_span(span_exporter)
-        assert span.name == "GET"
-        assert span.kind is SpanKind.CLIENT
-        assert dict(span.attributes) == {
-            "http.method": "GET",
-            "http.url": server.url("/ok?a=1"),
-            "http.status_code": 200,
-        }
-        assert span.status.status_code is StatusCode.UNSET
 
     def test_connection_pool_with_a_path(
         self,
@@ -68,49 +44,6 @@ class TestSpanBasics:
         with pytest.raises(urllib3.exceptions.HTTPError):
             pool.urlopen("GET", "/x")
         assert only_span(span_exporter).attributes["http.url"] == "http://localhost.invalid/x"
-
-    @pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE", "PATCH"])
-    def test_methods(
-        self,
-        method: str,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """Each known method names its span."""
-        instrument()
-        http.request(method, server.url("/ok"))
-        assert only_span(span_exporter).name == method
-
-    def test_unknown_method(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A method outside the known list names the span ``HTTP`` and records ``_OTHER``."""
-        instrument()
-        http.request("PURGE", server.url("/ok"))
-        span = only_span(span_exporter)
-        assert (span.name, span.attributes["http.method"]) == ("HTTP", "_OTHER")
-
-    @pytest.mark.parametrize("code", [404, 500])
-    def test_4xx_and_5xx_are_errors(
-        self,
-        code: int,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A client span is ERROR for 4xx and 5xx, without a description."""
-        instrument()
-        assert http.request("GET", server.url(f"/status/{code}")).status == code
-        span = only_span(span_exporter)
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.status.description is None
 
     def test_retries_inside_one_call_are_one_span(
         self,
@@ -148,67 +81,9 @@ class TestSpanBasics:
         span = only_span(span_exporter)
         assert span.attributes["http.status_code"] == 200
 
-    def test_chunked_bodies(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A chunked request body and a chunked response each give one span."""
-        instrument()
-        response = http.request(
-            "POST", server.url("/echo"), body=iter([b"ab", b"cd"]), chunked=True
-        )
-        assert response.data == b"abcd"
-        assert http.request("GET", server.url("/chunked")).data == b"hello chunked world"
-        assert len(span_exporter.get_finished_spans()) == 2
-
-    def test_streamed_response(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """``preload_content=False`` ends the span when urlopen returns; reading comes after."""
-        instrument()
-        response = http.request("GET", server.url("/chunked"), preload_content=False)
-        assert len(span_exporter.get_finished_spans()) == 1
-        assert b"".join(response.stream(4)) == b"hello chunked world"
-        response.release_conn()
-
-    def test_non_ascii_path(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A percent-encoded non-ASCII path is recorded as sent."""
-        instrument()
-        http.request("GET", server.url("/caf%C3%A9"))
-        assert only_span(span_exporter).attributes["http.url"] == server.url("/caf%C3%A9")
-
 
 class TestPropagation:
     """The server sees the client span's traceparent; the caller's headers are untouched."""
-
-    def test_traceparent_and_caller_headers(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """A copy of the headers carries the traceparent; the caller's dict is not mutated."""
-        instrument()
-        headers = {"X-Mine": "1"}
-        http.request("GET", server.url("/ok"), headers=headers)
-        assert headers == {"X-Mine": "1"}
-        seen = server.seen[-1].headers
-        assert seen["X-Mine"] == "1"
-        assert seen["traceparent"] == traceparent(only_span(span_exporter))
 
     def test_pool_headers_are_kept(
         self,
@@ -228,52 +103,8 @@ class TestPropagation:
         assert "traceparent" in server.seen[-1].headers
 
 
-class TestSemconvModes:
-    """``OTEL_SEMCONV_STABILITY_OPT_IN`` switches the attribute names."""
-
-    def test_stable_mode_adds_server_attributes(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-        monkeypatch: pytest.MonkeyPatch,
-    ) -> None:
-        """``http`` gives the stable names; the span also has server.* and the protocol."""
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
-        instrument()
-        http.request("GET", server.url("/status/503"))
-        assert dict(only_span(span_exporter).attributes) == {
-            "http.request.method": "GET",
-            "url.full": server.url("/status/503"),
-            "server.address": "127.0.0.1",
-            "server.port": server.port,
-            "network.peer.address": "127.0.0.1",
-            "network.peer.port": server.port,
-            "http.response.status_code": 503,
-            "network.protocol.version": "1.1",
-            "error.type": "503",
-        }
-
-
 class TestRedaction:
     """The same redaction as requests: upstream's urllib3 leaks these."""
-
-    def test_query_signature_and_credentials(
-        self,
-        instrument: Callable[..., Any],
-        http: urllib3.PoolManager,
-        server: Any,
-        span_exporter: InMemorySpanExporter,
-    ) -> None:
-        """``Signature=`` and ``sig=`` are redacted in ``http.url``; the server gets them."""
-        instrument()
-        http.request("GET", server.url("/ok?Signature=abc&sig=x&keep=1"))
-        span = only_span(span_exporter)
-        assert span.attributes["http.url"] == server.url(
-            "/ok?Signature=REDACTED&sig=REDACTED&keep=1"
-        )
-        assert server.seen[-1].path == "/ok?Signature=abc&sig=x&keep=1"
 
     def test_absolute_url_with_userinfo(
         self,

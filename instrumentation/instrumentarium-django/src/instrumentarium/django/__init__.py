@@ -19,7 +19,6 @@ environment variables and attributes are listed in the README.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Collection
 from typing import Any, Final, Optional
 
@@ -66,7 +65,7 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
       (default ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``).
     """
 
-    _added: Optional[_settings.Added] = None
+    _placement: Optional[_settings.Placement] = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -84,27 +83,22 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         _middleware.activate(telemetry)
 
-        def place(settings: Any) -> None:
+        def on_first(settings: Any) -> None:
             _middleware.listen_for_exceptions(True)
             if kwargs.get("is_sql_commentor_enabled", False):
                 from ._sqlcommenter import SqlCommenter  # noqa: PLC0415 - imports django.db lazily
 
                 telemetry.commenter = SqlCommenter(kwargs.get("commenter_options"), settings)
-            self._added = _settings.insert_middleware(settings, kwargs.get("middleware_position"))
 
-        # Django not imported yet (opentelemetry-instrument starts before the app), or its
-        # settings not readable yet (manage.py sets DJANGO_SETTINGS_MODULE after the agent ran):
-        # place the middleware when Django first loads a middleware chain, not now.
-        settings = _settings.configured_settings() if "django.conf" in sys.modules else None
-        if settings is None:
-            _settings.when_loaded(place)
-        else:
-            place(settings)
+        # Placed now when the settings can be read, else when Django first loads a middleware
+        # chain (opentelemetry-instrument starts before the app: Django not imported yet, or
+        # DJANGO_SETTINGS_MODULE not set yet), and again into any settings swapped in later.
+        self._placement = _settings.Placement(kwargs.get("middleware_position"), on_first)
+        self._placement.start()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _middleware.activate(None)
         _middleware.listen_for_exceptions(False)
-        _settings.cancel_when_loaded()
-        added, self._added = self._added, None
-        if added is not None:
-            _settings.remove_middleware(added)
+        placement, self._placement = self._placement, None
+        if placement is not None:
+            placement.stop()

@@ -6,18 +6,21 @@
   ``0..len(MIDDLEWARE)`` or a value that is not an integer is reported once and gives 0.
 * ``MIDDLEWARE`` may be a list or a tuple (it keeps its type) or unset/None (an empty list).
   ``MIDDLEWARE_CLASSES``, which Django has ignored since 2.0, is left alone, with a warning.
-* ``uninstrument()`` removes exactly the entry it added, from whatever ``MIDDLEWARE`` is then.
+* Settings swapped while instrumented (``override_settings``, ``modify_settings``, another
+  settings object) get the middleware too, when Django builds a middleware chain from them.
+* ``uninstrument()`` removes exactly the entries it added, from each settings object.
 * Settings that cannot be read yet (no ``DJANGO_SETTINGS_MODULE``: ``opentelemetry-instrument
   python manage.py runserver`` instruments before ``manage.py`` sets it) are not configured with
   Django's defaults, which would leave the project without its own settings; the middleware is
   inserted when Django first builds a handler's middleware chain (``BaseHandler.load_middleware``),
   by which time the project has configured them. The same happens when Django is not imported
-  yet at ``instrument()``, so the agent's start-up does not import it.
+  yet at ``instrument()``, so the agent's start-up does not import it. See ``Placement``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Optional
 
@@ -28,11 +31,10 @@ __all__ = [
     "MIDDLEWARE_PATH",
     "MIDDLEWARE_POSITION_ENV",
     "Added",
-    "cancel_when_loaded",
+    "Placement",
     "configured_settings",
     "insert_middleware",
     "remove_middleware",
-    "when_loaded",
 ]
 
 MIDDLEWARE_PATH: Final = "instrumentarium.django.OpenTelemetryMiddleware"
@@ -46,7 +48,7 @@ _OUR_PATHS: Final = frozenset(
 class Added:
     """What ``insert_middleware`` changed, for ``remove_middleware``."""
 
-    settings: Any
+    settings: Any  # the concrete settings object (behind ``django.conf.settings``)
     path: str
 
 
@@ -65,19 +67,61 @@ def configured_settings() -> Optional[Any]:
     return settings
 
 
-_pending: Optional[Callable[[Any], None]] = None
+class Placement:
+    """Keeps the middleware in the settings Django builds each middleware chain from.
+
+    Test suites swap the settings under a running process (``override_settings``,
+    ``modify_settings``, a settings object per test class). ``BaseHandler.load_middleware`` is
+    patched while instrumented: just before Django reads ``MIDDLEWARE`` for a new chain, the
+    middleware is inserted into the settings in force then, if they do not list it. The first
+    time, ``on_first(settings)`` runs (what needs the project's settings, e.g. the SQL
+    commenter). ``stop()`` takes the middleware out of every settings object it went into.
+    """
+
+    def __init__(self, position: object, on_first: Callable[[Any], None]) -> None:
+        self.position = position
+        self._on_first: Optional[Callable[[Any], None]] = on_first
+        self._added: list[Added] = []
+
+    def start(self) -> None:
+        """Place the middleware now if the settings can be read, and at every chain's load."""
+        global _placement
+        _placement = self
+        _LOAD_MIDDLEWARE.apply()
+        settings = configured_settings() if "django.conf" in sys.modules else None
+        if settings is not None:
+            self.place(settings)
+
+    def place(self, settings: Any) -> None:
+        first, self._on_first = self._on_first, None
+        if first is not None:
+            first(settings)
+        added = insert_middleware(settings, self.position)
+        if added is not None:
+            self._added.append(added)
+
+    def stop(self) -> None:
+        global _placement
+        if _placement is self:
+            _placement = None
+            _LOAD_MIDDLEWARE.remove()
+        added, self._added = self._added, []
+        for entry in reversed(added):
+            remove_middleware(entry)
+
+
+_placement: Optional[Placement] = None
 
 
 def _load_middleware(
     wrapped: Callable[..., Any], handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    global _pending
-    place, _pending = _pending, None
-    if place is not None:
+    placement = _placement
+    if placement is not None:
         from django.conf import settings  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
 
         try:
-            place(settings)
+            placement.place(settings)
         except Exception:  # never stop Django from starting
             logger.warning("inserting the OpenTelemetry middleware failed", exc_info=True)
     return wrapped(*args, **kwargs)
@@ -86,19 +130,6 @@ def _load_middleware(
 _LOAD_MIDDLEWARE: Final = PatchSet(
     [Patch("django.core.handlers.base", "BaseHandler.load_middleware", _load_middleware)]
 )
-
-
-def when_loaded(place: Callable[[Any], None]) -> None:
-    """Call ``place(settings)`` once, just before Django first loads a middleware chain."""
-    global _pending
-    _pending = place
-    _LOAD_MIDDLEWARE.apply()
-
-
-def cancel_when_loaded() -> None:
-    global _pending
-    _pending = None
-    _LOAD_MIDDLEWARE.remove()
 
 
 def _position(given: object, length: int) -> int:
@@ -153,11 +184,17 @@ def insert_middleware(settings: Any, position: object) -> Optional[Added]:
         return None
     entries.insert(_position(position, len(entries)), MIDDLEWARE_PATH)
     settings.MIDDLEWARE = tuple(entries) if isinstance(current, tuple) else entries
-    return Added(settings, MIDDLEWARE_PATH)
+    return Added(getattr(settings, "_wrapped", settings), MIDDLEWARE_PATH)
 
 
 def remove_middleware(added: Added) -> None:
+    """Take the entry out of the settings object it went into. Through ``django.conf.settings``
+    when that object is the one in force (its attribute cache is then cleared too)."""
     settings = added.settings
+    from django.conf import settings as lazy  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
+
+    if getattr(lazy, "_wrapped", None) is settings:
+        settings = lazy
     current = getattr(settings, "MIDDLEWARE", None)
     if current is None:
         return
