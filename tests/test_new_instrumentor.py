@@ -40,12 +40,17 @@ def load_script() -> ModuleType:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    """The repository's layout, without tests and caches: what generate reads."""
+    """The repository's layout: the distributions without their tests or caches (what generate
+    reads) and the files the stamp lists every instrumentor in."""
     copy = tmp_path / "repo"
     copy.mkdir()
-    for name in ("VERSION", "README.md", "pyproject.toml"):
-        shutil.copy2(ROOT / name, copy / name)
     ignore = shutil.ignore_patterns("tests", "__pycache__", "*.egg-info", ".*")
+    for name in ("VERSION", "README.md", "pyproject.toml", "tox.ini"):
+        shutil.copy2(ROOT / name, copy / name)
+    (copy / "tests").mkdir()
+    for name in ("test_contract.py", "test_startup.py"):
+        shutil.copy2(ROOT / "tests" / name, copy / "tests" / name)
+    shutil.copytree(ROOT / "tests" / "support", copy / "tests" / "support", ignore=ignore)
     for folder in ("util", "instrumentation", "meta"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=ignore)
     return copy
@@ -77,7 +82,8 @@ class TestStamp:
         self, repo: Path, stamped_import_path: list[str]
     ) -> None:
         """The command succeeds and says what to fill in; generate --check passes on the
-        result; ruff finds nothing; the config imports with the common options."""
+        result; the contract test, tox.ini and the start-up test list it; ruff finds nothing
+        in what was written; the config imports with the common options."""
         done = run(str(SCRIPT), NAME, "--library", "throw-away", "--dest", str(repo))
         assert done.returncode == 0, done.stderr
         assert "Fill in next" in done.stdout
@@ -100,10 +106,17 @@ class TestStamp:
         mypy_path = (repo / "pyproject.toml").read_text()
         assert f"instrumentation/instrumentarium-{NAME}/src" in mypy_path
 
+        contract = (repo / "tests" / "test_contract.py").read_text()
+        assert f'"{PACKAGE}": "instrumentarium.{PACKAGE}:{LIB}Instrumentor",' in contract
+        assert f'"instrumentarium.{PACKAGE}": Package(' in contract
+        assert f"-e instrumentation/instrumentarium-{NAME}\n" in (repo / "tox.ini").read_text()
+        assert '"throw_away"' in (repo / "tests" / "test_startup.py").read_text()
+
         ruff = BIN / "ruff"
+        listed = [str(repo / "tests" / name) for name in ("test_contract.py", "test_startup.py")]
         for command in (["check", "--quiet"], ["format", "--check", "--quiet"]):
             linted = subprocess.run(
-                [str(ruff), *command, str(dist)],
+                [str(ruff), *command, str(dist), *listed],
                 capture_output=True,
                 text=True,
                 check=False,
