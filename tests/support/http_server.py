@@ -93,6 +93,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif route == "/echo":
             self._send(200, body)
+        elif route == "/repeated":
+            self.send_response(200)
+            self.send_header("X-Repeated", "a")
+            self.send_header("X-Repeated", "b")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         else:
             self._send(200, b"ok")
 

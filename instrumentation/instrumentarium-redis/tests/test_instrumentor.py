@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import redis
 
 from instrumentarium.redis import RedisInstrumentor
@@ -24,6 +27,38 @@ class TestInstrument:
         client.get(key)
 
         assert _names(span_exporter) == ["GET"]
+
+    def test_cycles_before_import_add_no_post_import_hooks(self):
+        """``instrument()``/``uninstrument()`` cycles before redis is imported register no new
+        post-import hooks (each added six, never unregistered), and redis is still patched
+        on its import."""
+        code = (
+            "import sys\n"
+            "from wrapt import importer\n"
+            "from instrumentarium.redis import RedisInstrumentor\n"
+            "def hooks():\n"
+            "    return sum(len(h or ()) for h in importer._post_import_hooks.values())\n"
+            "instrumentor = RedisInstrumentor()\n"
+            "instrumentor.instrument()\n"
+            "instrumentor.uninstrument()\n"
+            "first = hooks()\n"
+            "for _ in range(10):\n"
+            "    instrumentor.instrument()\n"
+            "    instrumentor.uninstrument()\n"
+            "instrumentor.instrument()\n"
+            "assert 'redis' not in sys.modules\n"
+            "print(first, hooks())\n"
+            "import redis\n"
+            "print(type(redis.Redis.__dict__['execute_command']).__name__)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        counts, wrapped = result.stdout.split("\n")[:2]
+        first, last = map(int, counts.split())
+        assert first > 0
+        assert last == first
+        assert wrapped == "FunctionWrapper"
 
 
 class TestInstrumentClient:

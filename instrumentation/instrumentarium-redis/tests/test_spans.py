@@ -44,7 +44,9 @@ class TestCommandSpan:
         assert span.status.status_code is StatusCode.UNSET
 
     def test_stable_database_names(self, instrument, client, span_exporter, key, monkeypatch):
-        """``database`` emits the stable names only, with ``db.namespace`` for the index."""
+        """``database`` emits the stable database names only, with ``db.namespace`` for the
+        index; the peer attributes stay ``net.peer.*`` (networking follows ``http``, as
+        upstream and the specification's networking migration have it)."""
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database")
         instrument()
         client.set(key, "v")
@@ -56,14 +58,15 @@ class TestCommandSpan:
             "db.operation.name": "SET",
             "db.redis.args_length": 3,
             "db.namespace": "0",
-            "server.address": HOST,
-            "server.port": PORT,
-            "network.transport": "tcp",
+            "net.peer.name": HOST,
+            "net.peer.port": PORT,
+            "net.transport": "ip_tcp",
         }
         assert span.instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/1.25.0"
 
     def test_dup_emits_both(self, instrument, client, span_exporter, key, monkeypatch):
-        """``database/dup`` emits old and stable names side by side."""
+        """``database/dup`` emits old and stable database names side by side; the peer
+        attributes stay ``net.peer.*`` only."""
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database/dup")
         instrument()
         client.get(key)
@@ -71,8 +74,35 @@ class TestCommandSpan:
         attributes = _only(span_exporter).attributes
         for name in ("db.system", "db.system.name", "db.statement", "db.query.text"):
             assert name in attributes
-        assert attributes["net.peer.name"] == attributes["server.address"] == HOST
+        assert attributes["net.peer.name"] == HOST
+        assert "server.address" not in attributes
         assert attributes["db.redis.database_index"] == 0
+
+    @pytest.mark.parametrize(
+        ("opt_in", "old_peer", "new_peer"),
+        [
+            ("http", False, True),
+            ("http/dup", True, True),
+            ("database,http", False, True),
+            ("database/dup,http/dup", True, True),
+            ("database", True, False),
+        ],
+    )
+    def test_http_opt_in_switches_the_peer_attributes(
+        self, instrument, client, span_exporter, key, monkeypatch, opt_in, old_peer, new_peer
+    ):
+        """The peer and transport attributes switch with ``http`` (``/dup``: both), whatever
+        ``database`` says, as upstream: ``database,http`` gives fully stable spans."""
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt_in)
+        instrument()
+        client.get(key)
+
+        attributes = _only(span_exporter).attributes
+        old = {"net.peer.name": HOST, "net.peer.port": PORT, "net.transport": "ip_tcp"}
+        new = {"server.address": HOST, "server.port": PORT, "network.transport": "tcp"}
+        for expected, present in ((old, old_peer), (new, new_peer)):
+            for name, value in expected.items():
+                assert attributes.get(name) == (value if present else None), name
 
     def test_unix_socket(self, instrument, unix_client, span_exporter):
         """A unix-socket connection reports the socket path and no port."""

@@ -183,3 +183,20 @@ class TestOptions:
         assert attributes["http.request.header.x_token"] == ("[REDACTED]",)
         assert attributes["http.request.header.x_a"] == ("1",)
         assert attributes["http.response.header.x_served_by"] == ("test-server",)
+
+    def test_repeated_response_header_is_one_value(
+        self,
+        instrument: Callable[..., Any],
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A response header sent twice is one value, ``"a, b"`` as urllib3 merged it for
+        requests (upstream's value)."""
+        monkeypatch.setenv(
+            "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", "x-repeated"
+        )
+        instrument()
+        requests.get(server.url("/repeated"))
+        attributes = span_exporter.get_finished_spans()[0].attributes
+        assert attributes["http.response.header.x_repeated"] == ("a, b",)

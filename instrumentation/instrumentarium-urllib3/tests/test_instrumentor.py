@@ -12,6 +12,7 @@ import urllib3
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from urllib3._collections import HTTPHeaderDict  # exported at the top level from 2.0 only
 
 from instrumentarium.requests import RequestsInstrumentor
 from instrumentarium.urllib3 import RequestInfo
@@ -134,3 +135,21 @@ class TestOptions:
         assert attributes["http.request.header.x_a"] == ("1",)
         assert attributes["http.response.header.x_served_by"] == ("test-server",)
         assert attributes["http.response.header.content_type"] == ("text/plain",)
+
+    def test_repeated_headers_are_one_value(
+        self,
+        instrument: Callable[..., Any],
+        http: urllib3.PoolManager,
+        server: Any,
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """A header sent twice is one value joined as urllib3 merges it (``"a, b"``, what
+        requests records); upstream's urllib3 keeps only the last occurrence."""
+        instrument(captured_request_headers=["x-sent"], captured_response_headers=["x-repeated"])
+        sent = HTTPHeaderDict()
+        sent.add("X-Sent", "1")
+        sent.add("X-Sent", "2")
+        http.request("GET", server.url("/repeated"), headers=sent)
+        attributes = span_exporter.get_finished_spans()[0].attributes
+        assert attributes["http.request.header.x_sent"] == ("1, 2",)
+        assert attributes["http.response.header.x_repeated"] == ("a, b",)

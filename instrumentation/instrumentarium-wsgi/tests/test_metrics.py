@@ -273,3 +273,47 @@ class TestActiveRequests:
         points = metric_points()
         assert _active_values(points) == [0]
         assert points[DURATION_OLD][0].count == 1
+
+
+class TestFollowsTheGlobalMeterProvider:
+    def test_test_base_suite_sees_active_requests_in_every_test(self) -> None:
+        """Under ``opentelemetry-test-utils``' ``TestBase``, which sets a new global
+        ``MeterProvider`` for every test, each test's provider gets
+        ``http.server.active_requests`` (it stayed on the first test's provider)."""
+        import unittest
+
+        from opentelemetry.test.test_base import TestBase
+
+        from instrumentarium.wsgi import OpenTelemetryMiddleware
+
+        from .conftest import build_environ
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+
+        class UsersSuite(TestBase):
+            def _request_and_collect(self) -> None:
+                wrapped = OpenTelemetryMiddleware(app)  # the global providers, as users do
+                body = wrapped(build_environ(), lambda status, headers, exc_info=None: None)
+                list(body)
+                getattr(body, "close", lambda: None)()
+                names = {
+                    metric.name
+                    for metric in self.get_sorted_metrics()  # type: ignore[no-untyped-call]
+                }
+                assert ACTIVE in names
+                assert "http.server.duration" in names
+
+            def test_first(self) -> None:
+                self._request_and_collect()
+
+            def test_second(self) -> None:
+                self._request_and_collect()
+
+        result = unittest.TestResult()
+        suite = unittest.TestSuite([UsersSuite("test_first"), UsersSuite("test_second")])
+        suite.run(result)
+        problems = [text for _, text in result.failures + result.errors]
+        assert result.testsRun == 2
+        assert problems == []

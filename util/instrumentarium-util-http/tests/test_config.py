@@ -132,6 +132,75 @@ class TestCompilePatterns:
         assert "MY_VAR" in warning.getMessage()
         assert "(bad" in warning.getMessage()
 
+    def test_duplicate_group_name_skips_the_later_pattern(
+        self, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """Two patterns naming the same group are each valid alone but not together: the later
+        one is reported with its source and skipped, the others are kept."""
+        compiled = compile_patterns(["(?P<x>a)", "(?P<x>b)", "c"], source="DUP_VAR")
+        assert compiled is not None
+        assert compiled.search("a")
+        assert compiled.search("c")
+        assert not compiled.search("b")
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert "DUP_VAR" in warning.getMessage()
+        assert "(?P<x>b)" in warning.getMessage()
+
+    def test_many_patterns_compile_in_linear_work(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """1,000 patterns cost work linear in their total length: each is compiled once alone
+        and the alternation once (not the growing alternation once per pattern, which made
+        ``instrument()`` take seconds)."""
+        import re
+
+        compiled_text: list[int] = []
+        real_compile = re.compile
+
+        def counting_compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+            compiled_text.append(len(pattern))
+            return real_compile(pattern, flags)
+
+        patterns = [f"/path/number/{i}/" for i in range(1000)]
+        monkeypatch.setattr(re, "compile", counting_compile)
+        compiled = compile_patterns(patterns, source="MANY_VAR")
+        monkeypatch.undo()
+        assert compiled is not None
+        assert compiled.search("http://h/path/number/999/x")
+        given = sum(len(p) for p in patterns)
+        assert len(compiled_text) <= 2 * len(patterns) + 1
+        assert sum(compiled_text) <= 3 * given  # each piece, wrapped, twice: alone and joined
+
+    def test_failure_only_in_the_alternation_is_found_by_bisection(
+        self, monkeypatch: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
+    ) -> None:
+        """Should the joined alternation fail although every piece compiled alone, the piece
+        that breaks it is found by bisection (a few compiles, not one per pattern), reported
+        and skipped; the rest are kept."""
+        import re
+
+        real_compile = re.compile
+        joined_compiles: list[str] = []
+
+        def clashing_compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+            if "|" in pattern:
+                joined_compiles.append(pattern)
+                if "AAA" in pattern and "BBB" in pattern:
+                    raise re.error("AAA and BBB cannot be together")
+            return real_compile(pattern, flags)
+
+        patterns = ["AAA", *(f"p{i}" for i in range(60)), "BBB", "q"]
+        monkeypatch.setattr(re, "compile", clashing_compile)
+        compiled = compile_patterns(patterns, source="BISECT_VAR")
+        monkeypatch.undo()
+        assert compiled is not None
+        assert compiled.search("AAA")
+        assert compiled.search("p59")
+        assert compiled.search("q")
+        assert not compiled.search("BBB")
+        assert len(joined_compiles) <= 2 + 2 * (len(patterns).bit_length())
+        (warning,) = _records(warnings_log, logging.WARNING)
+        assert "BISECT_VAR" in warning.getMessage()
+        assert "BBB" in warning.getMessage()
+
 
 class TestSafeHook:
     def test_none(self) -> None:

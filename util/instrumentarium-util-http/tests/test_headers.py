@@ -81,10 +81,11 @@ class TestMatching:
         assert patterns.attributes([("x-ab", "1"), ("xx-a", "2")]) == {}
 
     def test_case_insensitive(self) -> None:
-        """Pattern and name are compared case-insensitively; the attribute name is lower case."""
+        """Pattern and name are compared case-insensitively; the attribute name is lower case,
+        and names differing only in case are one header."""
         patterns = HeaderCapture.from_config("SERVER", request=["Content-TYPE"]).request
         assert patterns.attributes([("content-type", "a"), ("CONTENT-TYPE", "b")]) == {
-            "http.request.header.content_type": ["a", "b"]
+            "http.request.header.content_type": ["a,b"]
         }
 
     def test_regex_pattern(self) -> None:
@@ -111,11 +112,26 @@ class TestMatching:
             "http.request.header.custom_header": ["v"]
         }
 
-    def test_repeated_headers_give_several_values(self) -> None:
-        """Each occurrence of a repeated header is one value of the list, in order."""
-        patterns = HeaderCapture.from_config("SERVER", response=["set-cookie"]).response
-        assert patterns.attributes([("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]) == {
-            "http.response.header.set_cookie": ["a=1", "b=2"]
+    @pytest.mark.parametrize("direction", ["request", "response"])
+    def test_server_repeated_header_is_one_value_joined_with_comma(self, direction: str) -> None:
+        """A header sent twice to or by a server is one value, the occurrences joined with
+        ``,`` in order, as upstream's WSGI layer records it (``("a,b",)``)."""
+        capture = HeaderCapture.from_config("SERVER", request=["my-header"], response=["my-header"])
+        patterns = getattr(capture, direction)
+        assert patterns.attributes([("my-header", "a"), ("X", "x"), ("My-Header", "b")]) == {
+            f"http.{direction}.header.my_header": ["a,b"]
+        }
+
+    @pytest.mark.parametrize("direction", ["request", "response"])
+    def test_client_repeated_header_is_one_value_joined_like_the_library(
+        self, direction: str
+    ) -> None:
+        """A header sent twice by or to a client is one value joined with ``", "``: what
+        urllib3 merges it into (``response.headers[name]``) and so what requests records."""
+        capture = HeaderCapture.from_config("CLIENT", request=["my-header"], response=["my-header"])
+        patterns = getattr(capture, direction)
+        assert patterns.attributes([("my-header", "a"), ("my-header", "b")]) == {
+            f"http.{direction}.header.my_header": ["a, b"]
         }
 
     def test_trailing_comma_does_not_capture_everything(
@@ -155,13 +171,16 @@ class TestSanitize:
             "http.response.header.x_my_secret_value": ["[REDACTED]"]
         }
 
-    def test_sanitize_applies_to_every_repeated_value(self) -> None:
-        """Every value of a repeated sensitive header is redacted."""
+    @pytest.mark.parametrize("side", ["SERVER", "CLIENT"])
+    def test_sanitize_redacts_a_repeated_header_once(self, side: str) -> None:
+        """A repeated sensitive header is one ``[REDACTED]`` (no value of it leaks)."""
         patterns = HeaderCapture.from_config(
-            "CLIENT", response=["set-cookie"], sensitive=["set-cookie"]
+            side,  # type: ignore[arg-type]
+            response=["set-cookie"],
+            sensitive=["set-cookie"],
         ).response
         assert patterns.attributes([("Set-Cookie", "a"), ("Set-Cookie", "b")]) == {
-            "http.response.header.set_cookie": ["[REDACTED]", "[REDACTED]"]
+            "http.response.header.set_cookie": ["[REDACTED]"]
         }
 
     def test_trailing_comma_does_not_redact_everything(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import logging
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -310,6 +311,78 @@ class TestSharing:
         gc.collect()
         assert gone() is None
         assert all(alive is not None for alive in metrics._shared)
+
+
+class TestGlobalProvider:
+    """``meter_provider=None`` means the global provider at the call, as ``get_meter`` does."""
+
+    @pytest.fixture(autouse=True)
+    def _fresh_globals(self) -> Iterator[None]:
+        from opentelemetry.test.globals_test import reset_metrics_globals
+
+        reset_metrics_globals()
+        yield
+        reset_metrics_globals()
+
+    def _global_counts(self) -> Any:
+        return shared_counts(
+            "test.global",
+            unit="1",
+            description="",
+            monotonic=True,
+            scope="s",
+            version="1",
+            meter_provider=None,
+            schema_url="url",
+        )
+
+    def _set_global(self) -> InMemoryMetricReader:
+        from opentelemetry.metrics import set_meter_provider
+        from opentelemetry.test.globals_test import reset_metrics_globals
+
+        reset_metrics_globals()  # what opentelemetry-test-utils' TestBase does for every test
+        reader = InMemoryMetricReader()
+        set_meter_provider(MeterProvider(metric_readers=[reader], shutdown_on_exit=False))
+        return reader
+
+    def test_a_new_global_provider_gets_its_own_counts(self) -> None:
+        """Counts asked for after another global provider was set are made on that one and
+        report there (they stayed on the first provider ever set)."""
+        self._set_global()
+        first = self._global_counts()
+        reader = self._set_global()
+        second = self._global_counts()
+        assert second is not first
+        second.add(1, GET)
+        assert _values(_only_metric(reader)) == {(("http.request.method", "GET"),): 1}
+
+    def test_counts_made_before_any_provider_follow_the_one_set(self) -> None:
+        """Counts made while no provider was set move with the API's proxy onto the provider
+        set later; asking again then gives the same counts (a second instrument of the name
+        would never report)."""
+        from opentelemetry.metrics import set_meter_provider
+
+        early = self._global_counts()
+        reader = InMemoryMetricReader()
+        set_meter_provider(MeterProvider(metric_readers=[reader], shutdown_on_exit=False))
+        assert self._global_counts() is early
+        early.add(2, GET)
+        assert _values(_only_metric(reader)) == {(("http.request.method", "GET"),): 2}
+
+
+class TestSharedMeter:
+    def test_one_meter_per_provider_and_scope(self) -> None:
+        """The meter of a scope is asked for once per provider (the API's provider with no SDK
+        keeps every meter it hands out); the provider is not kept alive by it."""
+        provider = MeterProvider(shutdown_on_exit=False)
+        first = metrics.shared_meter("s", "1", provider, schema_url="url")
+        assert metrics.shared_meter("s", "1", provider, schema_url="url") is first
+        assert metrics.shared_meter("t", "1", provider, schema_url="url") is not first
+        gone = weakref.ref(provider)
+        provider.shutdown()
+        del provider, first
+        gc.collect()
+        assert gone() is None
 
 
 class TestOtlpEncoding:

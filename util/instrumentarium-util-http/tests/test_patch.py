@@ -167,3 +167,48 @@ class TestPatchSet:
         module = importlib.import_module(module_on_disk)
         assert module.func() == 1
         assert patches.applied == ()
+
+    def test_cycles_before_import_add_no_hooks(self, module_on_disk: str) -> None:
+        """``apply()``/``remove()`` cycles before the module is imported register one
+        post-import hook in all (it was one more per cycle, never unregistered), and the
+        module is still patched on its first import."""
+        from wrapt import importer
+
+        patches = PatchSet([Patch(module_on_disk, "func", add_ten)])
+        for _ in range(10):
+            patches.apply()
+            patches.remove()
+        patches.apply()
+        assert len(importer._post_import_hooks.get(module_on_disk) or ()) == 1
+        module = importlib.import_module(module_on_disk)
+        assert module.func() == 11
+        patches.remove()
+
+    def test_sets_made_per_cycle_share_one_hook(self, module_on_disk: str) -> None:
+        """A patch set made anew by every ``instrument()`` (gRPC's client channels) adds no
+        hook either: one hook per module serves every set, and only active sets patch."""
+        from wrapt import importer
+
+        for _ in range(10):
+            patches = PatchSet([Patch(module_on_disk, "func", add_ten)])
+            patches.apply()
+            patches.remove()
+        assert len(importer._post_import_hooks.get(module_on_disk) or ()) == 1
+        module = importlib.import_module(module_on_disk)
+        assert module.func() == 1
+
+    def test_reimported_module_is_patched_again(self, module_on_disk: str) -> None:
+        """After the hook fired, a module dropped from ``sys.modules`` and imported again
+        under an applied set is patched again (the hook is armed anew)."""
+        from wrapt import importer
+
+        patches = PatchSet([Patch(module_on_disk, "func", add_ten)])
+        patches.apply()
+        assert importlib.import_module(module_on_disk).func() == 11
+        patches.remove()
+        if module_on_disk in importer._post_import_hooks:
+            pytest.skip("this wrapt (1.x) never fires hooks again for a module imported again")
+        del sys.modules[module_on_disk]
+        patches.apply()
+        assert importlib.import_module(module_on_disk).func() == 11
+        patches.remove()

@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 from urllib.parse import unquote
 
 from opentelemetry import trace
-from opentelemetry.metrics import Histogram, MeterProvider, get_meter
+from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.propagators.textmap import Getter, Setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.config import split_comma_list
 from instrumentarium.util.http import histogram, names
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.safety import safe_hook, warn_once
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -235,7 +236,7 @@ class RpcTelemetry:
         self.stable_names = not mode.old  # ``rpc/dup`` keeps upstream's span names
         url = schema_url("rpc", mode)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
         self.client = client
         self.kind = SpanKind.CLIENT if client else SpanKind.SERVER
         self.duration_ms: Optional[Histogram] = None

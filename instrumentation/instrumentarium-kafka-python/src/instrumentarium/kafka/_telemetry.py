@@ -36,13 +36,13 @@ from opentelemetry.context import (
     detach,
     get_current,
 )
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
-from instrumentarium.util.metrics import shared_counts
+from instrumentarium.util.metrics import shared_counts, shared_meter
 from instrumentarium.util.safety import is_suppressed, safe_hook
 from instrumentarium.util.semconv import opt_in_mode, schema_url
 
@@ -168,7 +168,7 @@ class KafkaTelemetry:
         self.new = mode.new
         url = schema_url("messaging", mode)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
         # Kept in a dict and observed at collection (instrumentarium.util.metrics), shared by
         # every instrument() on this provider: the same sums a synchronous Counter exports.
         message_counts = partial(

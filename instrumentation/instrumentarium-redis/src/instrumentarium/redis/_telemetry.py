@@ -29,13 +29,14 @@ from opentelemetry.context import (
     attach,
     detach,
 )
-from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.http import histogram
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.safety import is_suppressed, safe_hook
-from instrumentarium.util.semconv import DUP, opt_in_mode, schema_url
+from instrumentarium.util.semconv import opt_in_mode, schema_url
 
 from . import _attributes as a
 from ._statement import (
@@ -147,13 +148,13 @@ class RedisTelemetry:
         http = opt_in_mode("http")
         self.old = database.old
         self.new = database.new
-        # Upstream switches the peer attributes with the ``http`` opt-in; the stable database
-        # conventions define them too, so either opt-in switches them (``/dup`` of either: both).
-        self.peer_new = database.new or http.new
-        self.peer_old = database is DUP or http is DUP or not self.peer_new
+        # Peer and transport attributes are networking conventions: on database spans they
+        # switch with the ``http`` opt-in (the specification's networking migration, upstream).
+        self.peer_new = http.new
+        self.peer_old = http.old
         url = schema_url("database", database) if database.new else schema_url("http", http)
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=url)
-        meter = get_meter(SCOPE, __version__, meter_provider, schema_url=url)
+        meter = shared_meter(SCOPE, __version__, meter_provider, schema_url=url)
         self.duration = histogram(
             meter,
             a.DB_CLIENT_OPERATION_DURATION,

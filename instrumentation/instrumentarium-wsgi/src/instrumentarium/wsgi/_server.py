@@ -24,7 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from opentelemetry.metrics import MeterProvider, NoOpMeterProvider, get_meter
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.propagate import extract
 from opentelemetry.trace import (
     NoOpTracerProvider,
@@ -50,6 +50,7 @@ from instrumentarium.util.http import (
     synthetic_user_agent_type,
 )
 from instrumentarium.util.http import names as n
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.safety import logger
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
@@ -105,7 +106,7 @@ class ServerTelemetry:
         self.new = self.mode.new
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
-        meter = get_meter(scope, version, meter_provider, schema_url=url)
+        meter = shared_meter(scope, version, meter_provider, schema_url=url)
         active = active_requests(scope, version, meter_provider, url)
         self.metrics = HttpServerMetrics(meter, self.mode, active)
         self.excluded: Optional[ExcludedUrls] = (

@@ -296,40 +296,87 @@ def compile_patterns(
     Each pattern is compiled on its own first, so an invalid one is reported (naming ``source``,
     the environment variable or keyword argument it came from) and skipped instead of disabling
     the whole list. Empty patterns are dropped: an empty alternative would match everything.
+    The work is linear in the patterns' total length: each is compiled once alone, the
+    alternation once.
     """
-    valid: list[str] = []
+    kept: list[tuple[str, str]] = []  # (piece, pattern as given)
+    group_names: set[str] = set()
     for pattern in patterns:
         if not pattern:
             continue
-        piece = _scoped(pattern)
-        try:
-            # Compile what will be used: this piece inside the alternation built so far (a
-            # leading "(?i)" or a duplicate group name is only an error there). Warnings that
-            # `re` raises about a pattern (FutureWarning for "[[") are reported like errors, once.
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                re.compile("|".join([*valid, piece]), flags)
-            for warning in caught:
-                warn_once(
-                    ("pattern-warning", source, pattern),
-                    "%s: regular expression %r: %s",
-                    source,
-                    pattern,
-                    warning.message,
-                )
-        except re.error as exc:
-            warn_once(
-                ("pattern", source, pattern),
-                "%s: ignoring invalid regular expression %r (%s)",
-                source,
-                pattern,
-                exc,
-            )
+        piece = _scoped(pattern)  # a leading "(?i)" is only an error inside the alternation
+        compiled = _compile_alone(piece, pattern, source, flags)
+        if compiled is None:
             continue
-        valid.append(piece)
-    if not valid:
+        clash = group_names.intersection(compiled.groupindex)
+        if clash:  # valid alone, a redefinition inside the alternation
+            _report_invalid(source, pattern, f"group name {sorted(clash)[0]!r} already used")
+            continue
+        group_names.update(compiled.groupindex)
+        kept.append((piece, pattern))
+    while kept:
+        joined = _compile_joined(kept, flags)
+        if joined is not None:
+            return joined
+        # Every piece compiled alone, yet the alternation does not: drop the first piece that
+        # breaks it, found by bisection over the prefixes, and try again.
+        _, pattern = kept.pop(_first_breaking(kept, flags))
+        _report_invalid(source, pattern, "it cannot be combined with the patterns before it")
+    return None
+
+
+def _compile_alone(piece: str, pattern: str, source: str, flags: int) -> Optional[re.Pattern[str]]:
+    """``piece`` compiled, or None after reporting it. Warnings that ``re`` raises about a
+    pattern (FutureWarning for "[[") are reported like errors, once."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            compiled = re.compile(piece, flags)
+    except re.error as exc:
+        _report_invalid(source, pattern, exc)
         return None
-    return re.compile("|".join(valid), flags)
+    for warning in caught:
+        warn_once(
+            ("pattern-warning", source, pattern),
+            "%s: regular expression %r: %s",
+            source,
+            pattern,
+            warning.message,
+        )
+    return compiled
+
+
+def _compile_joined(kept: list[tuple[str, str]], flags: int) -> Optional[re.Pattern[str]]:
+    """The alternation of the kept pieces, or None if it does not compile. Its warnings were
+    already reported piece by piece."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile("|".join(piece for piece, _ in kept), flags)
+    except re.error:
+        return None
+
+
+def _first_breaking(kept: list[tuple[str, str]], flags: int) -> int:
+    """The index of the piece whose addition first makes the alternation fail to compile."""
+    good, bad = 0, len(kept)  # kept[:good] compiles (the empty prefix does), kept[:bad] fails
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _compile_joined(kept[:middle], flags) is None:
+            bad = middle
+        else:
+            good = middle
+    return bad - 1
+
+
+def _report_invalid(source: str, pattern: str, reason: object) -> None:
+    warn_once(
+        ("pattern", source, pattern),
+        "%s: ignoring invalid regular expression %r (%s)",
+        source,
+        pattern,
+        reason,
+    )
 
 
 _LEADING_FLAGS: Final = re.compile(r"\(\?([aiLmsux]+)\)")

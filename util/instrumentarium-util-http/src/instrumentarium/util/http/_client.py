@@ -55,12 +55,13 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.metrics import Histogram, Meter, MeterProvider, get_meter
+from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.config import Config, option
+from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
@@ -294,7 +295,7 @@ class HttpClientTelemetry:
         buckets_ms, buckets_s = duration_buckets(duration_histogram_boundaries, self.old)
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
-        meter = get_meter(scope, version, meter_provider, schema_url=url)
+        meter = shared_meter(scope, version, meter_provider, schema_url=url)
         self.duration_ms: Optional[Histogram] = None
         self.duration_s: Optional[Histogram] = None
         self.request_size_old: Optional[Histogram] = None

@@ -10,7 +10,10 @@ Variables (comma-separated regular expressions, case-insensitive):
 Header names are compared lower-cased with ``_`` read as ``-`` on both sides, so the documented
 ``custom_header`` matches ``Custom-Header`` (upstream's WSGI layer never matches it). Attributes are
 ``http.request.header.<name>`` / ``http.response.header.<name>`` (lower case, ``-`` -> ``_``),
-each a list of values. Decisions are cached per header name: the regexes run once per name.
+each a list of one value, as upstream records them. A header sent more than once is that one
+value with the occurrences joined: by ``,`` on a server (upstream's WSGI layer), by ``", "`` on a
+client (how urllib3 merges a repeated header, so what requests records; upstream's urllib3 keeps
+only the last occurrence). Decisions are cached per header name: the regexes run once per name.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def _normalize_pattern(pattern: str) -> str:
 class HeaderPatterns:
     """Which headers of one direction to capture, and how each becomes an attribute."""
 
-    __slots__ = ("_cache", "_capture", "_prefix", "_sanitize", "source")
+    __slots__ = ("_cache", "_capture", "_prefix", "_sanitize", "_separator", "source")
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class HeaderPatterns:
         *,
         prefix: str,
         source: str,
+        separator: str = ",",
     ) -> None:
         compiled = compile_patterns(
             (_normalize_pattern(p) for p in patterns), source=source, flags=re.IGNORECASE
@@ -64,6 +68,7 @@ class HeaderPatterns:
         self._capture = compiled.fullmatch if compiled is not None else None
         self._sanitize = sanitize.search if sanitize is not None else None
         self._prefix = prefix
+        self._separator = separator
         self._cache: dict[str, Optional[tuple[str, bool]]] = {}
         self.source = source
 
@@ -84,7 +89,8 @@ class HeaderPatterns:
         return result
 
     def attributes(self, headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-        """Attributes for the captured ``(name, value)`` pairs; repeated names give more values."""
+        """Attributes for the captured ``(name, value)`` pairs: one value per header, a repeated
+        name's values joined in order (a sensitive one is a single ``[REDACTED]``)."""
         if self._capture is None:
             return {}
         out: dict[str, list[str]] = {}
@@ -93,7 +99,14 @@ class HeaderPatterns:
             if decision is None:
                 continue
             key, sanitize = decision
-            out.setdefault(key, []).append(SANITIZED_VALUE if sanitize else str(value))
+            if sanitize:
+                out[key] = [SANITIZED_VALUE]
+                continue
+            values = out.get(key)
+            if values is None:
+                out[key] = [str(value)]
+            else:
+                values[0] = values[0] + self._separator + str(value)
         return out
 
 
@@ -134,7 +147,20 @@ class HeaderCapture:
         resp_env = CAPTURE_HEADERS_ENV.format(side=side, direction="RESPONSE")
         req_list, req_source = resolve(request, req_env)
         resp_list, resp_source = resolve(response, resp_env)
+        separator = "," if side == "SERVER" else ", "
         return cls(
-            HeaderPatterns(req_list, sanitize, prefix="http.request.header.", source=req_source),
-            HeaderPatterns(resp_list, sanitize, prefix="http.response.header.", source=resp_source),
+            HeaderPatterns(
+                req_list,
+                sanitize,
+                prefix="http.request.header.",
+                source=req_source,
+                separator=separator,
+            ),
+            HeaderPatterns(
+                resp_list,
+                sanitize,
+                prefix="http.response.header.",
+                source=resp_source,
+                separator=separator,
+            ),
         )

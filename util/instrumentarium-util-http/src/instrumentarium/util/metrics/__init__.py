@@ -35,7 +35,9 @@ from opentelemetry.metrics import (
     Observation,
     UpDownCounter,
     get_meter,
+    get_meter_provider,
 )
+from opentelemetry.metrics import _internal as _api_internal
 from opentelemetry.util.types import AttributeValue
 from opentelemetry.version import __version__ as _api_version
 
@@ -46,6 +48,7 @@ __all__ = [
     "observables_export_correctly",
     "shared_counts",
     "shared_instrument",
+    "shared_meter",
 ]
 
 # The SDK releases whose asynchronous instruments break the OTLP export (see the module
@@ -190,13 +193,46 @@ class ObservedCounts:
         return observations
 
 
+# meter provider -> (scope, version, schema URL) -> meter
+_meters: weakref.WeakKeyDictionary[MeterProvider, dict[tuple[str, str, Optional[str]], Meter]] = (
+    weakref.WeakKeyDictionary()
+)
+_meters_lock = threading.Lock()
+
+
+def shared_meter(
+    name: str,
+    version: str = "",
+    meter_provider: Optional[MeterProvider] = None,
+    schema_url: Optional[str] = None,
+) -> Meter:
+    """``get_meter``, asked once per meter provider (None: the global one now) and scope.
+
+    Without a ``MeterProvider`` set, the API's provider keeps every meter it hands out, and every
+    instrument made on it, to bind them when one is set: a meter asked for at every
+    ``instrument()`` was kept for good, with its histograms. The SDK gives one meter per scope
+    anyway, so the answer is the same.
+    """
+    provider = meter_provider if meter_provider is not None else get_meter_provider()
+    key = (name, version, schema_url)
+    with _meters_lock:
+        try:
+            made = _meters.setdefault(provider, {})
+        except TypeError:  # a provider that cannot be weakly referenced: ask it every time
+            made = {}
+        meter = made.get(key)
+        if meter is None:
+            meter = made[key] = get_meter(name, version, provider, schema_url=schema_url)
+        return meter
+
+
 _C = TypeVar("_C", bound=ObservedCounts)
 
-# meter provider -> (scope, version, schema URL, name) -> counts; the global provider apart.
+# meter provider -> (scope, version, schema URL, name) -> counts. "The global provider" is the
+# one set when the counts are asked for: one set later (a test suite's next test) gets its own.
 _shared: weakref.WeakKeyDictionary[MeterProvider, dict[tuple[str, ...], ObservedCounts]] = (
     weakref.WeakKeyDictionary()
 )
-_shared_global: dict[tuple[str, ...], ObservedCounts] = {}
 _shared_lock = threading.Lock()
 
 
@@ -208,22 +244,39 @@ def shared_instrument(
     name: str,
     make: Callable[[Meter], _C],
 ) -> _C:
-    """The counts named ``name`` of ``scope`` on ``meter_provider`` (None: the global one),
-    made by ``make(meter)`` the first time. Callers asking for one name must make one type."""
+    """The counts named ``name`` of ``scope`` on ``meter_provider`` (None: the global one at this
+    call), made by ``make(meter)`` the first time. Callers asking for one name must make one
+    type."""
     key = (scope, version, schema_url, name)
+    provider = meter_provider if meter_provider is not None else get_meter_provider()
     with _shared_lock:
-        if meter_provider is None:
-            made = _shared_global
-        else:
-            try:
-                made = _shared.setdefault(meter_provider, {})
-            except TypeError:  # a provider that cannot be weakly referenced: no sharing
-                made = {}
+        try:
+            made = _shared.setdefault(provider, {})
+        except TypeError:  # a provider that cannot be weakly referenced: no sharing
+            made = {}
         found = made.get(key)
+        if found is None and meter_provider is None:
+            found = _made_before_the_global_was_set(provider, key)
         if found is None:
-            meter = get_meter(scope, version, meter_provider, schema_url=schema_url)
-            found = made[key] = make(meter)
+            found = make(shared_meter(scope, version, provider, schema_url=schema_url))
+        made[key] = found
         return cast("_C", found)
+
+
+def _made_before_the_global_was_set(
+    provider: MeterProvider, key: tuple[str, ...]
+) -> Optional[ObservedCounts]:
+    """Counts made while no global provider was set, on the API's proxy, which moved them onto
+    ``provider`` when it was set: they report there already, and a second instrument of that
+    name would never be (the SDK keeps the first callback). None if there are none, or if the
+    proxy was replaced since (a test helper resetting the globals): those moved nowhere."""
+    proxy = getattr(_api_internal, "_PROXY_METER_PROVIDER", None)
+    if proxy is None or proxy is provider:
+        return None
+    try:
+        return _shared.get(proxy, {}).get(key)
+    except TypeError:
+        return None
 
 
 def shared_counts(

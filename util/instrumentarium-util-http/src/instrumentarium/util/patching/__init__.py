@@ -79,9 +79,11 @@ def inspect_attr(owner: object, name: str) -> object:
 class PatchSet:
     """Patches applied and removed together; applied when their module is first imported.
 
-    ``apply()`` patches now if the module is imported, otherwise registers a post-import hook so
-    that the library is patched on its first import and start-up does not import it. ``remove()``
-    undoes every applied patch and disarms hooks that have not fired.
+    ``apply()`` patches now if the module is imported, otherwise arms a post-import hook so that
+    the library is patched on its first import and start-up does not import it. ``remove()``
+    undoes every applied patch; a hook that has not fired stays armed but patches only the sets
+    active when it fires. wrapt cannot unregister a hook, so there is one per module name for the
+    whole process (``_arm_hook``): ``instrument()``/``uninstrument()`` cycles add none.
     """
 
     __slots__ = ("_active", "_applied", "_lock", "patches")
@@ -103,13 +105,12 @@ class PatchSet:
                 if module in sys.modules:
                     self._apply_module(module)
                 else:
-                    wrapt.register_post_import_hook(self._on_import, module)
+                    _arm_hook(module)
 
-    def _on_import(self, module: object) -> None:
-        name = getattr(module, "__name__", "")
+    def _on_import(self, module: str) -> None:
         with self._lock:
             if self._active:
-                self._apply_module(name)
+                self._apply_module(module)
 
     def _apply_module(self, module: str) -> None:
         for patch in self.patches:
@@ -151,3 +152,26 @@ def active_patch_sets() -> tuple[PatchSet, ...]:
     """Every patch set applied right now (``apply()`` called, ``remove()`` not since)."""
     with _active_sets_lock:
         return tuple(_active_sets)
+
+
+# Modules whose one post-import hook is registered and has not fired yet.
+_armed_modules: set[str] = set()
+_armed_lock = threading.Lock()  # never held while calling into wrapt or a PatchSet
+
+
+def _arm_hook(module: str) -> None:
+    with _armed_lock:
+        if module in _armed_modules:
+            return
+        _armed_modules.add(module)  # before registering: the hook may fire at once
+    wrapt.register_post_import_hook(_on_first_import, module)
+
+
+def _on_first_import(module: object) -> None:
+    """The hook: patch ``module`` for every set applied now; the next import needs a new hook
+    (wrapt drops a hook once it fired)."""
+    name = getattr(module, "__name__", "")
+    with _armed_lock:
+        _armed_modules.discard(name)
+    for patch_set in active_patch_sets():
+        patch_set._on_import(name)
