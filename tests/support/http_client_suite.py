@@ -84,6 +84,9 @@ class HttpClient:
     ssl_error: type[BaseException]
     # whether its spans carry ``user_agent.original`` (requests' do, as upstream's)
     records_user_agent: bool
+    # whether its old metrics carry ``net.peer.port`` for the scheme's default port too
+    # (urllib3's do, as upstream's: the pool's port; requests' only for an explicit one)
+    reports_default_peer_port: bool
 
     def send(self, call: Call) -> Reply:
         raise NotImplementedError
@@ -530,13 +533,17 @@ class TestMetrics:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Without an explicit port, ``server.port`` is the scheme's default (80); the old
-        ``net.peer.port`` stays absent, as upstream."""
+        ``net.peer.port`` is 80 for urllib3 and absent for requests, as upstream."""
         monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
         instrument()
         error = raised(lambda: client.request("GET", "http://localhost.invalid/", timeout=2))
         assert isinstance(error, client.error)
         points = metric_points()
-        assert "net.peer.port" not in points["http.client.duration"][0].attributes
+        old = points["http.client.duration"][0].attributes
+        if client.reports_default_peer_port:
+            assert old["net.peer.port"] == 80
+        else:
+            assert "net.peer.port" not in old
         assert points["http.client.request.duration"][0].attributes["server.port"] == 80
 
 

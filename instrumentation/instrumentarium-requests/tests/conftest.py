@@ -33,6 +33,7 @@ class RequestsClient(HttpClient):
     error = requests.RequestException
     ssl_error = requests.exceptions.SSLError
     records_user_agent = True
+    reports_default_peer_port = False
 
     def send(self, call: Call) -> Reply:
         response = requests.request(

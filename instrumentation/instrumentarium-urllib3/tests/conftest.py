@@ -32,6 +32,7 @@ class Urllib3Client(HttpClient):
     error = urllib3.exceptions.HTTPError
     ssl_error = urllib3.exceptions.SSLError
     records_user_agent = False
+    reports_default_peer_port = True
 
     def send(self, call: Call) -> Reply:
         options: dict[str, Any] = {"chunked": isinstance(call.body, Iterator)}

@@ -21,19 +21,25 @@ environment variables and attributes are listed in the README.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, Optional
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
 
+from instrumentarium.util.config import OFF
 from instrumentarium.util.safety import logger
 
-from . import _send
-from ._send import RequestsHandler
+from ._config import RequestHook, RequestsConfig, ResponseHook
+from ._send import ACTIVE, RequestsTelemetry
 from .package import _instruments
 from .version import __version__
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["RequestsInstrumentor", "get_default_span_name", "__version__"]
 
@@ -49,73 +55,49 @@ def get_default_span_name(method: str) -> str:
 class RequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures requests' ``Session.send``.
 
-    ``instrument()`` / ``instrument_session()`` keyword arguments (upstream's):
-
-    * ``tracer_provider``, ``meter_provider``: default to the global ones;
-    * ``request_hook(span, prepared_request)``: after the span starts, before the headers are
-      injected and the request is sent;
-    * ``response_hook(span, prepared_request, response)``: when a response arrives;
-    * ``excluded_urls``: comma-separated regexes (or a list) searched in the request URL;
-      default ``OTEL_PYTHON_REQUESTS_EXCLUDED_URLS``, then ``OTEL_PYTHON_EXCLUDED_URLS``;
-    * ``duration_histogram_boundaries``: bucket boundaries of the duration histogram, in
-      milliseconds (in seconds in the stable-only ``http`` mode; see the README).
+    Options (generated from RequestsConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``request_hook`` (default ``None``): ``hook(span, prepared_request)``, called after the span
+      starts, before injection and sending (headers it adds are sent)
+    * ``response_hook`` (default ``None``): ``hook(span, prepared_request, response)``, called when
+      a response arrives
+    * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_REQUESTS_EXCLUDED_URLS``, then
+      ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
+      the request URL; a match is neither traced, measured nor given a ``traceparent``
+    * ``duration_histogram_boundaries`` (default ``None``): bucket boundaries of the duration
+      histogram, in milliseconds (in seconds in the stable-only ``http`` mode); None: the
+      specification's buckets
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        _send.set_global_handler(_handler(**kwargs))
+        ACTIVE.set_global(RequestsTelemetry(RequestsConfig.resolve(kwargs)))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        _send.set_global_handler(None)
+        ACTIVE.set_global(None)
 
     @staticmethod
     def instrument_session(
-        session: Any,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
-        request_hook: Any = None,
-        response_hook: Any = None,
-        excluded_urls: Any = None,
-        duration_histogram_boundaries: Any = None,
+        session: requests.Session,
+        tracer_provider: Optional[TracerProvider] = None,
+        meter_provider: Optional[MeterProvider] = None,
+        request_hook: Optional[RequestHook] = None,
+        response_hook: Optional[ResponseHook] = None,
+        excluded_urls: Union[str, Sequence[str], None] = None,
+        duration_histogram_boundaries: Optional[Sequence[float]] = None,
     ) -> None:
         """Instrument one session with its own options (they win over ``instrument()``'s)."""
-        if _send.session_handler(session) is not None:
+        config = RequestsConfig.resolve(locals())  # every parameter but session is an option
+        own = ACTIVE.own(session)
+        if own is not None and own is not OFF:
             logger.warning("Attempting to instrument requests session while already instrumented")
             return
-        _send.set_session_handler(
-            session,
-            _handler(
-                tracer_provider=tracer_provider,
-                meter_provider=meter_provider,
-                request_hook=request_hook,
-                response_hook=response_hook,
-                excluded_urls=excluded_urls,
-                duration_histogram_boundaries=duration_histogram_boundaries,
-            ),
-        )
+        ACTIVE.set_own(session, RequestsTelemetry(config))
 
     @staticmethod
-    def uninstrument_session(session: Any) -> None:
+    def uninstrument_session(session: requests.Session) -> None:
         """Stop tracing ``session``, also when ``instrument()`` covers every session."""
-        _send.set_session_handler(session, None)
-
-
-def _handler(
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
-    request_hook: Any = None,
-    response_hook: Any = None,
-    excluded_urls: Any = None,
-    duration_histogram_boundaries: Optional[Any] = None,
-    **_ignored: Any,
-) -> RequestsHandler:
-    return RequestsHandler(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        request_hook=request_hook,
-        response_hook=response_hook,
-        excluded_urls=excluded_urls,
-        duration_histogram_boundaries=duration_histogram_boundaries,
-    )
+        ACTIVE.set_own(session, OFF)

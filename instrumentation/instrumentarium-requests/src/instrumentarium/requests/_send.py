@@ -1,106 +1,58 @@
-"""What runs per request: the patched ``requests.Session.send`` and its configurations.
+"""What runs per request: the patched ``requests.Session.send`` and what it emits with.
 
 One wrapper sits on the class, so every session is covered, including those created before
-``instrument()`` and the throw-away ones of ``requests.get``. Each call looks up the session's own
-configuration (``instrument_session``), a session switched off (``uninstrument_session``), or the
-global one (``instrument()``): a session is never traced twice, whatever is combined.
+``instrument()`` and the throw-away ones of ``requests.get``. Each call asks ``ACTIVE`` for the
+session's own configuration (``instrument_session``), a session switched off
+(``uninstrument_session``), or the global one (``instrument()``): a session is never traced twice,
+whatever is combined.
 
-``Session.send``             exclusion and suppression checks (nothing allocated when skipped)
-  span started               CLIENT, named by the method, attributes passed to the sampler
-  request_hook, inject       traceparent written into the PreparedRequest's headers
+``Session.send``             suppression check; no configuration: the original call as is
+  _begin (guarded)           exclusion check, span started (CLIENT, named by the method,
+                             attributes passed to the sampler), request_hook, traceparent
+                             written into the PreparedRequest's headers
   original send              span current, HTTP instrumentation suppressed: urllib3 and
                              http.client underneath create no second span
-  response or exception      status rules, response_hook, span ended and duration recorded once
+  _finish (guarded)          status rules, response_hook, span ended and duration recorded once
+
+A failure in ``_begin`` or ``_finish`` is logged once and the request goes on (untraced when the
+span could not start); the original ``send`` never runs inside a guard, so its exceptions
+propagate unchanged.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional
 
-from opentelemetry import context as otel_context
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
-
+from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.http import (
+    HttpClientCall,
     HttpClientTelemetry,
     http_instrumentation_suppressed,
 )
 from instrumentarium.util.patching import Patch, PatchSet
-from instrumentarium.util.safety import logger, safe_hook
-from instrumentarium.util.semconv import opt_in_mode
+from instrumentarium.util.safety import guard, safe_hook
 
-from .version import __version__
+from ._config import RequestsConfig
 
 if TYPE_CHECKING:
     import requests
 
-_SESSION_ATTR: Final = "_instrumentarium_requests"
-_OFF: Final = "off"  # uninstrument_session: this session is not traced even under instrument()
-_detach: Final = otel_context.detach
+__all__ = ["ACTIVE", "RequestsTelemetry", "forget_session"]
+
+_BEGIN: Final = guard("starting the requests span")
+_FINISH: Final = guard("ending the requests span")
 
 
-class RequestsHandler:
-    """The configuration of ``instrument()`` or of one session, resolved once."""
+class RequestsTelemetry(HttpClientTelemetry):
+    """What ``instrument()`` or ``instrument_session()`` builds once from a ``RequestsConfig``:
+    the HTTP client telemetry (tracer, instruments, exclusions) and the hooks, made safe."""
 
-    __slots__ = ("request_hook", "response_hook", "telemetry")
+    __slots__ = ("request_hook", "response_hook")
 
-    def __init__(
-        self,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        request_hook: Optional[Callable[[Span, Any], None]] = None,
-        response_hook: Optional[Callable[[Span, Any, Any], None]] = None,
-        excluded_urls: Union[str, Iterable[str], None] = None,
-        duration_histogram_boundaries: Optional[Sequence[float]] = None,
-    ) -> None:
-        mode = opt_in_mode("http")
-        buckets_ms, buckets_s = _duration_buckets(duration_histogram_boundaries, mode.old)
-        self.telemetry = HttpClientTelemetry(
-            scope="instrumentarium.requests",
-            version=__version__,
-            library="REQUESTS",
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            excluded_urls=excluded_urls,
-            duration_buckets_ms=buckets_ms,
-            duration_buckets_s=buckets_s,
-            user_agent=True,
-            mode=mode,
-        )
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-
-
-def _duration_buckets(
-    boundaries: Optional[Sequence[float]], old: bool
-) -> tuple[Optional[Sequence[float]], Optional[Sequence[float]]]:
-    """``duration_histogram_boundaries`` for the ms and the s histogram.
-
-    Upstream gives the same list to both, so one of the two is always off by a factor of 1000.
-    Here the list is in the unit of the histogram the user sees by default: milliseconds when the
-    old conventions are emitted (default and ``http/dup``; the seconds histogram then gets the
-    same boundaries divided by 1000), seconds in the stable-only mode (``http``), where an
-    upstream user's list was necessarily written in seconds.
-    """
-    if boundaries is None:
-        return None, None
-    values = tuple(float(b) for b in boundaries)
-    if old:
-        return values, tuple(b / 1000 for b in values)
-    return None, values
-
-
-_global_handler: Optional[RequestsHandler] = None
-_sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
-
-
-def _handler_for(session: requests.Session) -> Optional[RequestsHandler]:
-    own = session.__dict__.get(_SESSION_ATTR)
-    if own is None:
-        return _global_handler
-    return None if own is _OFF else own
+    def __init__(self, config: RequestsConfig) -> None:
+        super().__init__(config, library="requests", user_agent=True)
+        self.request_hook = safe_hook(config.request_hook, "request_hook")
+        self.response_hook = safe_hook(config.response_hook, "response_hook")
 
 
 def _send(
@@ -109,63 +61,70 @@ def _send(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> requests.Response:
-    handler = _handler_for(session)
-    if handler is None or not args or http_instrumentation_suppressed():
+    telemetry = ACTIVE.config_for(session)
+    if telemetry is None or not args or http_instrumentation_suppressed():
         return wrapped(*args, **kwargs)
     request = args[0]
-    if _Requests.response_type is None:
-        _Requests.bind()
-    telemetry = handler.telemetry
-    url = request.url
-    if not isinstance(url, str) or (telemetry.excluded is not None and telemetry.is_excluded(url)):
+    call = _begin(telemetry, request)
+    if call is None:  # excluded, not a request we can read, or our own failure (logged)
         return wrapped(*args, **kwargs)
-    try:
-        headers = request.headers
-        call = telemetry.start(
-            request.method or "",
-            url,
-            request_headers=headers.items() if headers is not None else None,
-            user_agent=headers.get("User-Agent") if headers is not None else None,
-        )
-    except Exception:  # never let telemetry break the request
-        logger.debug("starting the requests span failed", exc_info=True)
-        return wrapped(*args, **kwargs)
-    if handler.request_hook is not None:
-        handler.request_hook(call.span, request)
-    if request.headers is None:
-        request.headers = _Requests.headers_type()
-    call.inject(request.headers)
     token = call.attach()
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _detach(token)  # type: ignore[arg-type]
-        try:
-            failed = getattr(exc, "response", None)
-            if isinstance(failed, _Requests.response_type):
-                _on_response(handler, call, request, failed)
-        finally:
-            call.end(exc)
+        call.detach(token)
+        _finish(telemetry, call, request, None, exc)
         raise
-    _detach(token)  # type: ignore[arg-type]
-    try:
-        if isinstance(response, _Requests.response_type):
-            _on_response(handler, call, request, response)
-    except Exception:  # never let telemetry lose the response
-        logger.debug("recording the requests response failed", exc_info=True)
-    call.end()
+    call.detach(token)
+    _finish(telemetry, call, request, response, None)
     return response
 
 
-def _on_response(handler: RequestsHandler, call: Any, request: Any, response: Any) -> None:
-    raw = response.raw
-    call.on_response(
-        response.status_code,
-        getattr(raw, "version", None),
-        response.headers.items() if call.telemetry.headers is not None else None,
+@_BEGIN
+def _begin(telemetry: RequestsTelemetry, request: Any) -> Optional[HttpClientCall]:
+    """The started call of ``request``, its traceparent injected; None when it is excluded."""
+    url = request.url
+    if not isinstance(url, str) or (telemetry.excluded is not None and telemetry.is_excluded(url)):
+        return None
+    if _Requests.response_type is None:
+        _Requests.bind()
+    headers = request.headers
+    call = telemetry.start(
+        request.method or "",
+        url,
+        request_headers=headers.items() if headers is not None else None,
+        user_agent=headers.get("User-Agent") if headers is not None else None,
     )
-    if handler.response_hook is not None:
-        handler.response_hook(call.span, request, response)
+    if telemetry.request_hook is not None:
+        telemetry.request_hook(call.span, request)
+    if request.headers is None:
+        request.headers = _Requests.headers_type()
+    call.inject(request.headers)
+    return call
+
+
+@_FINISH
+def _finish(
+    telemetry: RequestsTelemetry,
+    call: HttpClientCall,
+    request: Any,
+    response: Any,
+    exc: Optional[BaseException],
+) -> None:
+    """Record the response (also the one a failed ``send`` carries) and end the call once."""
+    try:
+        if exc is not None:
+            response = getattr(exc, "response", None)
+        if isinstance(response, _Requests.response_type):
+            call.on_response(
+                response.status_code,
+                getattr(response.raw, "version", None),
+                response.headers.items() if telemetry.headers is not None else None,
+            )
+            if telemetry.response_hook is not None:
+                telemetry.response_hook(call.span, request, response)
+    finally:
+        call.end(exc)
 
 
 class _Requests:
@@ -184,38 +143,12 @@ class _Requests:
         cls.headers_type = CaseInsensitiveDict
 
 
-PATCHES: Final = PatchSet([Patch("requests.sessions", "Session.send", _send)])
-
-
-def _sync_patches() -> None:
-    if _global_handler is not None or len(_sessions):
-        PATCHES.apply()
-    else:
-        PATCHES.remove()
-
-
-def set_global_handler(handler: Optional[RequestsHandler]) -> None:
-    global _global_handler
-    _global_handler = handler
-    _sync_patches()
-
-
-def set_session_handler(session: requests.Session, handler: Optional[RequestsHandler]) -> None:
-    """Give ``session`` its own configuration (None: switch the session off)."""
-    session.__dict__[_SESSION_ATTR] = handler if handler is not None else _OFF
-    if handler is not None:
-        _sessions.add(session)
-    else:
-        _sessions.discard(session)
-    _sync_patches()
-
-
-def session_handler(session: requests.Session) -> Optional[RequestsHandler]:
-    own = session.__dict__.get(_SESSION_ATTR)
-    return None if own is None or own is _OFF else own
+# The configuration in force: instrument()'s, and each session's own (or OFF) in its __dict__.
+ACTIVE: Final[ActiveConfig[RequestsTelemetry]] = ActiveConfig(
+    "_instrumentarium_requests", PatchSet([Patch("requests.sessions", "Session.send", _send)])
+)
 
 
 def forget_session(session: requests.Session) -> None:
-    session.__dict__.pop(_SESSION_ATTR, None)
-    _sessions.discard(session)
-    _sync_patches()
+    """Drop ``session``'s own configuration or ``OFF``: it follows ``instrument()`` again."""
+    ACTIVE.set_own(session, None)

@@ -26,8 +26,8 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
-from . import _urlopen
-from ._urlopen import RequestInfo, URLLib3Handler
+from ._config import URLLib3Config
+from ._urlopen import ACTIVE, RequestInfo, URLLib3Telemetry
 from .package import _instruments
 from .version import __version__
 
@@ -37,39 +37,35 @@ __all__ = ["RequestInfo", "URLLib3Instrumentor", "__version__"]
 class URLLib3Instrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures urllib3's ``HTTPConnectionPool.urlopen``.
 
-    ``instrument()`` keyword arguments (upstream's):
-
-    * ``tracer_provider``, ``meter_provider``: default to the global ones;
-    * ``request_hook(span, pool, request_info)``: after the span starts, before the headers are
-      injected; ``request_info`` has ``method``, ``url``, ``headers`` (the copy that is sent),
-      ``body``;
-    * ``response_hook(span, pool, response)``: when a response arrives;
-    * ``url_filter(url) -> url``: applied to the URL before the exclusion check and before it
-      is recorded (redaction follows it);
-    * ``excluded_urls``: comma-separated regexes (or a list) searched in the URL; default
-      ``OTEL_PYTHON_URLLIB3_EXCLUDED_URLS``, then ``OTEL_PYTHON_EXCLUDED_URLS``;
-    * ``captured_request_headers``, ``captured_response_headers``, ``sensitive_headers``: lists
-      of regexes; default the ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*`` and
-      ``..._SANITIZE_FIELDS`` variables.
+    Options (generated from URLLib3Config by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``request_hook`` (default ``None``): ``hook(span, pool, request_info)``, called after the span
+      starts, before injection; ``request_info`` has ``method``, ``url``, ``headers`` (the copy that
+      is sent: headers added here are sent), ``body``
+    * ``response_hook`` (default ``None``): ``hook(span, pool, response)``, called when a response
+      arrives
+    * ``url_filter`` (default ``None``): ``url_filter(url) -> url`` rewrites the URL before the
+      exclusion check and before it is recorded (redaction still follows)
+    * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_URLLIB3_EXCLUDED_URLS``, then
+      ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
+      the full URL; a match is neither traced, measured nor given a ``traceparent``
+    * ``captured_request_headers`` (default ``None``; environment
+      ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST``): request header names (regexes)
+      recorded as ``http.request.header.*``
+    * ``captured_response_headers`` (default ``None``; environment
+      ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE``): response header names
+      (regexes) recorded as ``http.response.header.*``
+    * ``sensitive_headers`` (default ``None``; environment
+      ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS``): captured headers (regexes)
+      recorded as ``[REDACTED]``
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        _urlopen.set_handler(
-            URLLib3Handler(
-                tracer_provider=kwargs.get("tracer_provider"),
-                meter_provider=kwargs.get("meter_provider"),
-                request_hook=kwargs.get("request_hook"),
-                response_hook=kwargs.get("response_hook"),
-                url_filter=kwargs.get("url_filter"),
-                excluded_urls=kwargs.get("excluded_urls"),
-                captured_request_headers=kwargs.get("captured_request_headers"),
-                captured_response_headers=kwargs.get("captured_response_headers"),
-                sensitive_headers=kwargs.get("sensitive_headers"),
-            )
-        )
+        ACTIVE.set_global(URLLib3Telemetry(URLLib3Config.resolve(kwargs)))
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        _urlopen.set_handler(None)
+        ACTIVE.set_global(None)

@@ -1,42 +1,43 @@
-"""What runs per request: the patched ``HTTPConnectionPool.urlopen`` and its configuration.
+"""What runs per request: the patched ``HTTPConnectionPool.urlopen`` and what it emits with.
 
-``HTTPConnectionPool.urlopen``   suppression check; URL built from the pool when given a path,
-                                 then ``url_filter``, then the exclusion check
-  span started                   CLIENT, named by the method, attributes passed to the sampler
-  request_hook, inject           into a copy of the headers (the caller's dict is never mutated)
+``HTTPConnectionPool.urlopen``   suppression check; no configuration: the original call as is
+  _begin (guarded)               URL built from the pool when given a path, then
+                                 ``url_filter``, then the exclusion check; span started
+                                 (CLIENT, named by the method, attributes passed to the
+                                 sampler); request_hook; traceparent injected into a copy of
+                                 the headers (the caller's dict is never mutated)
   original urlopen               span current, HTTP instrumentation suppressed: the retries and
                                  redirects urllib3 makes by calling ``urlopen`` again create no
                                  span, and an outer client (requests) is never doubled
-  response or exception          status rules, response_hook, sizes, span ended once
+  _finish (guarded)              status rules, response_hook, sizes, span ended once
 
-``HTTPSConnectionPool`` inherits ``urlopen``, so one patch covers both.
+A failure in ``_begin`` or ``_finish`` is logged once and the request goes on (untraced when the
+span could not start); the original ``urlopen`` never runs inside a guard, so its exceptions
+propagate unchanged. ``HTTPSConnectionPool`` inherits ``urlopen``, so one patch covers both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable, Final, Optional, Union
+from typing import Any, Callable, Final, Optional
 
-from opentelemetry import context as otel_context
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
-
+from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.http import (
     HttpClientCall,
     HttpClientTelemetry,
     body_size,
     http_instrumentation_suppressed,
 )
+from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.patching import Patch, PatchSet
-from instrumentarium.util.safety import logger, safe_hook
+from instrumentarium.util.safety import guard, logger, safe_hook
 
-from .version import __version__
+from ._config import URLLib3Config
 
-__all__ = ["RequestInfo", "URLLib3Handler"]
+__all__ = ["ACTIVE", "RequestInfo", "URLLib3Telemetry"]
 
-_detach: Final = otel_context.detach
 _ORIGIN_ATTR: Final = "_instrumentarium_origin"
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_BEGIN: Final = guard("starting the urllib3 span")
+_FINISH: Final = guard("ending the urllib3 span")
 
 
 class RequestInfo:
@@ -72,39 +73,23 @@ class RequestInfo:
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
 
 
-class URLLib3Handler:
-    """The configuration of ``instrument()``, resolved once."""
+class URLLib3Telemetry(HttpClientTelemetry):
+    """What ``instrument()`` builds once from a ``URLLib3Config``: the HTTP client telemetry
+    (tracer, instruments, exclusions, header capture), the hooks and the URL filter, made safe."""
 
-    __slots__ = ("request_hook", "response_hook", "telemetry", "url_filter")
+    __slots__ = ("request_hook", "response_hook", "url_filter")
 
-    def __init__(
-        self,
-        tracer_provider: Optional[TracerProvider] = None,
-        meter_provider: Optional[MeterProvider] = None,
-        request_hook: Optional[Callable[[Span, Any, RequestInfo], None]] = None,
-        response_hook: Optional[Callable[[Span, Any, Any], None]] = None,
-        url_filter: Optional[Callable[[str], str]] = None,
-        excluded_urls: Union[str, Iterable[str], None] = None,
-        captured_request_headers: Optional[Sequence[str]] = None,
-        captured_response_headers: Optional[Sequence[str]] = None,
-        sensitive_headers: Optional[Sequence[str]] = None,
-    ) -> None:
-        self.telemetry = HttpClientTelemetry(
-            scope="instrumentarium.urllib3",
-            version=__version__,
-            library="URLLIB3",
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            excluded_urls=excluded_urls,
-            captured_request_headers=captured_request_headers,
-            captured_response_headers=captured_response_headers,
-            sensitive_headers=sensitive_headers,
+    def __init__(self, config: URLLib3Config) -> None:
+        super().__init__(
+            config,
+            library="urllib3",
             size_metrics=True,
+            default_peer_port=True,
             duration_description="Measures the duration of the outbound HTTP request",
         )
-        self.request_hook = safe_hook(request_hook, "request_hook")
-        self.response_hook = safe_hook(response_hook, "response_hook")
-        self.url_filter = _safe_filter(url_filter)
+        self.request_hook = safe_hook(config.request_hook, "request_hook")
+        self.response_hook = safe_hook(config.response_hook, "response_hook")
+        self.url_filter = _safe_filter(config.url_filter)
 
 
 def _safe_filter(url_filter: object) -> Optional[Callable[[str], str]]:
@@ -127,19 +112,24 @@ def _safe_filter(url_filter: object) -> Optional[Callable[[str], str]]:
     return filter_url
 
 
-_handler: Optional[URLLib3Handler] = None
-
-
 def _origin(pool: Any) -> str:
-    """``scheme://host[:port]`` of a pool (the port only when it is not the default)."""
+    """``scheme://host[:port]`` of a pool (the port only when it is not the default).
+
+    A pool made from ``"host:port"`` has that as its host and no port (``http.client`` splits
+    it when connecting): it is split here too. A host that still has a colon is an IPv6
+    address, written in brackets.
+    """
     origin: Optional[str] = pool.__dict__.get(_ORIGIN_ATTR)
     if origin is None:
         scheme = pool.scheme or "http"
         host = pool.host or ""
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"
         port = pool.port
-        if port is None or port == _DEFAULT_PORTS.get(scheme):
+        if ":" in host and not host.startswith("["):
+            if port is None:
+                host, port = split_host_port(host)
+            if ":" in host:
+                host = f"[{host}]"
+        if port is None or port == DEFAULT_PORTS.get(scheme):
             origin = f"{scheme}://{host}"
         else:
             origin = f"{scheme}://{host}:{port}"
@@ -150,69 +140,91 @@ def _origin(pool: Any) -> str:
 def _urlopen(
     wrapped: Callable[..., Any], pool: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
-    handler = _handler
-    if handler is None or http_instrumentation_suppressed():
+    telemetry = ACTIVE.global_
+    if telemetry is None or http_instrumentation_suppressed():
         return wrapped(*args, **kwargs)
     count = len(args)
     method = args[0] if count > 0 else kwargs.get("method")
     url = args[1] if count > 1 else kwargs.get("url")
     if not isinstance(method, str) or not isinstance(url, str):
         return wrapped(*args, **kwargs)  # let urllib3 report the mistake
-    full_url = _origin(pool) + url if url.startswith("/") else url
-    if handler.url_filter is not None:
-        full_url = handler.url_filter(full_url)
-    telemetry = handler.telemetry
-    if telemetry.excluded is not None and telemetry.is_excluded(full_url):
-        return wrapped(*args, **kwargs)
     body = args[2] if count > 2 else kwargs.get("body")
     given = args[3] if count > 3 else kwargs.get("headers")
-    if given is None:
-        given = pool.headers
-    try:
-        headers = given.copy() if hasattr(given, "copy") else dict(given)
-        call = telemetry.start(
-            method.upper(),
-            full_url,
-            request_headers=headers.items() if telemetry.headers is not None else None,
-        )
-    except Exception:  # never let telemetry break the request
-        logger.debug("starting the urllib3 span failed", exc_info=True)
+    started = _begin(telemetry, pool, method, url, body, given)
+    if started is None:  # excluded, or our own failure (logged)
         return wrapped(*args, **kwargs)
+    call, headers = started
     if count > 3:
         args = (*args[:3], headers, *args[4:])
     else:
         kwargs["headers"] = headers
-    if handler.request_hook is not None:
-        handler.request_hook(call.span, pool, RequestInfo(method, full_url, headers, body))
-    call.inject(headers)
     token = call.attach()
     try:
         response = wrapped(*args, **kwargs)
     except BaseException as exc:
-        _detach(token)  # type: ignore[arg-type]
-        call.end(exc, request_size=body_size(body))
+        call.detach(token)
+        _finish(telemetry, call, pool, None, method, body, exc)
         raise
-    _detach(token)  # type: ignore[arg-type]
-    try:
-        _on_response(handler, call, pool, response, method)
-        response_size = _response_size(response, method)
-    except Exception:  # never let telemetry lose the response
-        logger.debug("recording the urllib3 response failed", exc_info=True)
-        response_size = None
-    call.end(request_size=body_size(body), response_size=response_size)
+    call.detach(token)
+    _finish(telemetry, call, pool, response, method, body, None)
     return response
 
 
-def _on_response(
-    handler: URLLib3Handler, call: HttpClientCall, pool: Any, response: Any, method: str
-) -> None:
-    call.on_response(
-        getattr(response, "status", None),
-        getattr(response, "version", None),
-        response.headers.items() if call.telemetry.headers is not None else None,
+@_BEGIN
+def _begin(
+    telemetry: URLLib3Telemetry,
+    pool: Any,
+    method: str,
+    url: str,
+    body: Any,
+    given: Any,
+) -> Optional[tuple[HttpClientCall, Any]]:
+    """The started call and the copy of the headers to send (its traceparent injected); None
+    when the URL is excluded."""
+    full_url = _origin(pool) + url if url.startswith("/") else url
+    if telemetry.url_filter is not None:
+        full_url = telemetry.url_filter(full_url)
+    if telemetry.excluded is not None and telemetry.is_excluded(full_url):
+        return None
+    if given is None:
+        given = pool.headers
+    headers = given.copy() if hasattr(given, "copy") else dict(given)
+    call = telemetry.start(
+        method.upper(),
+        full_url,
+        request_headers=headers.items() if telemetry.headers is not None else None,
     )
-    if handler.response_hook is not None:
-        handler.response_hook(call.span, pool, response)
+    if telemetry.request_hook is not None:
+        telemetry.request_hook(call.span, pool, RequestInfo(method, full_url, headers, body))
+    call.inject(headers)
+    return call, headers
+
+
+@_FINISH
+def _finish(
+    telemetry: URLLib3Telemetry,
+    call: HttpClientCall,
+    pool: Any,
+    response: Any,
+    method: str,
+    body: Any,
+    exc: Optional[BaseException],
+) -> None:
+    """Record the response, its hook and the sizes, and end the call once."""
+    request_size = response_size = None
+    try:
+        request_size = body_size(body)
+        if response is not None:
+            call.on_response(
+                getattr(response, "status", None),
+                getattr(response, "version", None),
+                response.headers.items() if telemetry.headers is not None else None,
+            )
+            if telemetry.response_hook is not None:
+                telemetry.response_hook(call.span, pool, response)
+            response_size = _response_size(response, method)
+    finally:
+        call.end(exc, request_size=request_size, response_size=response_size)
 
 
 def _response_size(response: Any, method: str) -> Optional[int]:
@@ -233,13 +245,8 @@ def _response_size(response: Any, method: str) -> Optional[int]:
     return None
 
 
-PATCHES: Final = PatchSet([Patch("urllib3.connectionpool", "HTTPConnectionPool.urlopen", _urlopen)])
-
-
-def set_handler(handler: Optional[URLLib3Handler]) -> None:
-    global _handler
-    _handler = handler
-    if handler is not None:
-        PATCHES.apply()
-    else:
-        PATCHES.remove()
+# The configuration in force: instrument()'s (urllib3 has no per-pool instrumentation).
+ACTIVE: Final[ActiveConfig[URLLib3Telemetry]] = ActiveConfig(
+    "_instrumentarium_urllib3",
+    PatchSet([Patch("urllib3.connectionpool", "HTTPConnectionPool.urlopen", _urlopen)]),
+)

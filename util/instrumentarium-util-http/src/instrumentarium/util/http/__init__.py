@@ -9,8 +9,9 @@ Everything here is configured once (``from_config`` / ``from_env``) and cheap pe
 * ``MethodNormalizer``: known methods and ``_OTHER``;
 * ``HttpServerMetrics`` and the attribute names and buckets in ``names``;
 * status rules: ``server_status_is_error``, ``client_status_is_error``;
-* ``HttpClientTelemetry`` / ``HttpClientCall``: one outgoing request's span and metrics, for the
-  client instrumentors (requests, urllib3), and ``http_instrumentation_suppressed``;
+* ``HttpClientConfig`` / ``HttpClientTelemetry`` / ``HttpClientCall``: the common options of the
+  client instrumentors (requests, urllib3) and one outgoing request's span and metrics, and
+  ``http_instrumentation_suppressed``;
 * ``ServerTelemetry`` / ``ServerCall``: one incoming request's span and metrics, for the server
   instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ).
 """
@@ -26,9 +27,11 @@ from . import _names as names
 from ._client import (
     SIZE_BUCKETS_BYTES,
     HttpClientCall,
+    HttpClientConfig,
     HttpClientTelemetry,
     body_size,
     header_items,
+    header_text,
     http_instrumentation_suppressed,
     http_version,
 )
@@ -122,11 +125,13 @@ __all__ = [
     "pick",
     "names",
     # clients
+    "HttpClientConfig",
     "HttpClientTelemetry",
     "HttpClientCall",
     "SIZE_BUCKETS_BYTES",
     "body_size",
     "header_items",
+    "header_text",
     "http_instrumentation_suppressed",
     "http_version",
     # servers

@@ -1,22 +1,28 @@
 """The client side of one HTTP request, shared by the requests and urllib3 instrumentors.
 
-``HttpClientTelemetry`` is built once per ``instrument()`` (tracer, instruments per semconv mode,
-compiled patterns, redactor, header capture); ``HttpClientCall`` carries one request::
+``HttpClientTelemetry`` is built once per ``instrument()`` from the instrumentor's config
+(tracer, instruments per semconv mode, compiled patterns, redactor, header capture);
+``HttpClientCall`` carries one request. An instrumentor's patched call runs it in two guarded
+steps around the user's call, which itself never runs inside a guard::
 
-    if http_instrumentation_suppressed() or telemetry.is_excluded(url):
-        return original(...)                       # nothing allocated beyond the checks
-    call = telemetry.start(method, url)            # attributes built once, passed to the sampler
-    call.inject(headers)                           # traceparent of the CLIENT span
+    if http_instrumentation_suppressed():
+        return original(...)                       # nothing allocated beyond the check
+    call = begin(...)                              # @guard: None if excluded or if it failed
+    if call is None:
+        return original(...)
     token = call.attach()                          # span current, HTTP instrumentation suppressed
     try:
         response = original(...)                   # an inner client layer creates no span
     except BaseException as exc:
-        call.end(exc)                              # ERROR, error.type, metrics still recorded
-        raise
-    finally:
-        detach(token)
-    call.on_response(status, version, headers)
-    call.end()
+        call.detach(token)
+        finish(call, None, exc)                    # @guard: ERROR, error.type, metrics recorded
+        raise                                      # the same exception, the same traceback
+    call.detach(token)
+    finish(call, response, None)
+
+    begin:  call = telemetry.start(method, url)    # attributes built once, passed to the sampler
+            call.inject(headers)                   # traceparent (a failing propagator is logged)
+    finish: try: call.on_response(status, version, headers) ... finally: call.end(exc)
 
 What the span and the metrics carry in each mode (``old`` is upstream's default):
 
@@ -35,8 +41,11 @@ from __future__ import annotations
 import io
 import ipaddress
 import re
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Final, Optional, Union
 
 from opentelemetry import context as otel_context
@@ -46,12 +55,15 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.metrics import Histogram, MeterProvider
+from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.config import Config, option
 from instrumentarium.util.metrics import histogram, shared_meter
+from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
+from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from . import _names as n
@@ -60,13 +72,16 @@ from ._headers import HeaderCapture
 from ._methods import OTHER_METHOD, MethodNormalizer
 from ._redact import UrlRedactor, redacted_exception
 from ._status import client_status_is_error, synthetic_user_agent_type
+from .version import __version__
 
 __all__ = [
     "SIZE_BUCKETS_BYTES",
     "HttpClientCall",
+    "HttpClientConfig",
     "HttpClientTelemetry",
     "body_size",
     "header_items",
+    "header_text",
     "http_instrumentation_suppressed",
     "http_version",
 ]
@@ -74,12 +89,18 @@ __all__ = [
 _time_ns: Final = time.time_ns
 _get_current: Final = otel_context.get_current
 _attach: Final = otel_context.attach
+_detach: Final = otel_context.detach
+_modules: Final = sys.modules
 _set_value: Final = otel_context.set_value
 _set_span_in_context: Final = trace.set_span_in_context
 _CLIENT: Final = SpanKind.CLIENT
 _ERROR: Final = StatusCode.ERROR
 _PLAIN_SUPPRESS_KEY: Final = "suppress_instrumentation"  # the backward-compatible plain key
 _ORIGIN_CACHE_LIMIT: Final = 256
+_INJECT: Final = guard("injecting the trace context into the request headers")
+# Upstream's peer-IP enrichment of http.client (opentelemetry-util-http), used when imported.
+_PEER_IP_MODULE: Final = "opentelemetry.util.http.httplib"
+_PEER_IP: Final = guard("handing the span to the net.peer.ip enrichment")
 
 # Byte sizes grow by powers of four from 64 B to 64 MiB: the SDK's default buckets are meant for
 # milliseconds and put every body above 10 kB in the last bucket.
@@ -89,7 +110,7 @@ SIZE_BUCKETS_BYTES: Final = (
 )  # fmt: skip
 
 _VERSIONS: Final = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
-_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+HeaderText = Union[str, bytes]  # what requests, urllib3 and http.client take as a header
 _ORIGIN: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
@@ -133,12 +154,13 @@ class _Origin:
 
     __slots__ = ("metric_new", "metric_old", "span_new", "span_old")
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, default_peer_port: bool = False) -> None:
         scheme, _, authority = origin.partition("://")
         scheme = scheme.lower()
         authority = authority.rpartition("@")[2]
-        host, port = _split_authority(authority)
-        effective = port if port is not None else _DEFAULT_PORTS.get(scheme)
+        host, port = split_host_port(authority)
+        host = host.lower()  # server.address is canonical: names compare case-insensitively
+        effective = port if port is not None else DEFAULT_PORTS.get(scheme)
         self.span_old: dict[str, AttributeValue] = {}
         self.span_new: dict[str, AttributeValue] = {}
         self.metric_old: dict[str, AttributeValue] = {}
@@ -152,6 +174,8 @@ class _Origin:
             self.span_new[n.SERVER_ADDRESS] = host
         if port is not None:
             self.metric_old[n.NET_PEER_PORT] = port
+        elif default_peer_port and effective is not None:
+            self.metric_old[n.NET_PEER_PORT] = effective
         if effective is not None:
             self.metric_new[n.SERVER_PORT] = effective
             self.span_new[n.SERVER_PORT] = effective
@@ -159,19 +183,6 @@ class _Origin:
             self.span_new[n.NETWORK_PEER_ADDRESS] = host
             if effective is not None:
                 self.span_new[n.NETWORK_PEER_PORT] = effective
-
-
-def _split_authority(authority: str) -> tuple[str, Optional[int]]:
-    if authority.startswith("["):
-        end = authority.find("]")
-        if end != -1:
-            rest = authority[end + 1 :]
-            port = rest[1:] if rest.startswith(":") else ""
-            return authority[1:end].lower(), int(port) if port.isdigit() else None
-    host, sep, port = authority.rpartition(":")
-    if sep and (port.isdigit() or not port):
-        return host.lower(), int(port) if port else None
-    return authority.lower(), None
 
 
 def _is_ip(host: str) -> bool:
@@ -182,24 +193,48 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class HttpClientConfig(Config):
+    """The options every HTTP client instrumentor has; its ``<Lib>Config`` adds its own."""
+
+    tracer_provider: Optional[TracerProvider] = option(
+        None, doc="where spans go; None: the global tracer provider"
+    )
+    meter_provider: Optional[MeterProvider] = option(
+        None, doc="where metrics go; None: the global meter provider"
+    )
+
+
 class HttpClientTelemetry:
     """Everything resolved once for one instrumented HTTP client library.
 
     Args:
-        scope, version: the instrumentation scope of the tracer and meter.
-        library: names the ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS`` variable.
+        config: the instrumentor's resolved options (its ``<Lib>Config``): those of its fields
+            named like the keywords below (``tracer_provider``, ``meter_provider``,
+            ``excluded_urls``, ``captured_request_headers``, ``captured_response_headers``,
+            ``sensitive_headers``, ``duration_histogram_boundaries``) are used when the keyword
+            itself is not given.
+        library: the instrumented library (``"requests"``): names the
+            ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS`` variable and the default scope.
+        scope, version: the instrumentation scope of the tracer and meter (default:
+            ``instrumentarium.<library>`` and the version every distribution shares).
         excluded_urls: the keyword argument (comma string or list); None reads the environment.
         captured_request_headers, captured_response_headers, sensitive_headers: lists that win
             over the ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*`` variables.
-        duration_buckets_ms, duration_buckets_s: advisory boundaries of the two duration
-            histograms (None: ``names.DURATION_BUCKETS_MS`` / ``_S``).
+        duration_histogram_boundaries: advisory boundaries of the duration histograms, in the
+            unit of the one the old conventions emit (see ``duration_buckets``); None:
+            ``names.DURATION_BUCKETS_MS`` / ``_S``.
         size_metrics: also create the request and response body-size histograms.
         user_agent: write ``user_agent.original`` (in every mode, as upstream's requests does).
+        default_peer_port: the old metrics' ``net.peer.port`` is the scheme's default port when
+            the URL names none (upstream's urllib3 reports the pool's port; its requests only an
+            explicit one).
         duration_description: of ``http.client.duration`` (upstream's two packages differ).
     """
 
     __slots__ = (
         "_origins",
+        "default_peer_port",
         "duration_ms",
         "duration_s",
         "excluded",
@@ -219,26 +254,44 @@ class HttpClientTelemetry:
 
     def __init__(
         self,
+        config: Optional[HttpClientConfig] = None,
         *,
-        scope: str,
-        version: str,
         library: str,
+        scope: Optional[str] = None,
+        version: str = __version__,
         tracer_provider: Optional[TracerProvider] = None,
         meter_provider: Optional[MeterProvider] = None,
         excluded_urls: Union[str, Iterable[str], None] = None,
         captured_request_headers: Optional[Sequence[str]] = None,
         captured_response_headers: Optional[Sequence[str]] = None,
         sensitive_headers: Optional[Sequence[str]] = None,
-        duration_buckets_ms: Optional[Sequence[float]] = None,
-        duration_buckets_s: Optional[Sequence[float]] = None,
+        duration_histogram_boundaries: Optional[Sequence[float]] = None,
         size_metrics: bool = False,
         user_agent: bool = False,
+        default_peer_port: bool = False,
         duration_description: str = "measures the duration of the outbound HTTP request",
         mode: Optional[SemconvMode] = None,
     ) -> None:
+        if config is not None:  # the keywords win over the config's fields of the same name
+            tracer_provider = _option(config, "tracer_provider", tracer_provider)
+            meter_provider = _option(config, "meter_provider", meter_provider)
+            excluded_urls = _option(config, "excluded_urls", excluded_urls)
+            captured_request_headers = _option(
+                config, "captured_request_headers", captured_request_headers
+            )
+            captured_response_headers = _option(
+                config, "captured_response_headers", captured_response_headers
+            )
+            sensitive_headers = _option(config, "sensitive_headers", sensitive_headers)
+            duration_histogram_boundaries = _option(
+                config, "duration_histogram_boundaries", duration_histogram_boundaries
+            )
+        if scope is None:
+            scope = f"instrumentarium.{library.lower()}"
         self.mode = mode if mode is not None else opt_in_mode("http")
         self.old = self.mode.old
         self.new = self.mode.new
+        buckets_ms, buckets_s = duration_buckets(duration_histogram_boundaries, self.old)
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
         meter = shared_meter(scope, version, meter_provider, schema_url=url)
@@ -254,46 +307,20 @@ class HttpClientTelemetry:
                 n.HTTP_CLIENT_DURATION,
                 unit="ms",
                 description=duration_description,
-                buckets=_buckets(duration_buckets_ms, n.DURATION_BUCKETS_MS),
+                buckets=n.DURATION_BUCKETS_MS if buckets_ms is None else buckets_ms,
             )
             if size_metrics:
-                self.request_size_old = histogram(
-                    meter,
-                    n.HTTP_CLIENT_REQUEST_SIZE,
-                    unit="By",
-                    description="Measures the size of HTTP request messages.",
-                    buckets=SIZE_BUCKETS_BYTES,
-                )
-                self.response_size_old = histogram(
-                    meter,
-                    n.HTTP_CLIENT_RESPONSE_SIZE,
-                    unit="By",
-                    description="Measures the size of HTTP response messages.",
-                    buckets=SIZE_BUCKETS_BYTES,
-                )
+                self.request_size_old, self.response_size_old = _size_histograms(meter, _SIZES_OLD)
         if self.new:
             self.duration_s = histogram(
                 meter,
                 n.HTTP_CLIENT_REQUEST_DURATION,
                 unit="s",
                 description="Duration of HTTP client requests.",
-                buckets=_buckets(duration_buckets_s, n.DURATION_BUCKETS_S),
+                buckets=n.DURATION_BUCKETS_S if buckets_s is None else buckets_s,
             )
             if size_metrics:
-                self.request_size_new = histogram(
-                    meter,
-                    n.HTTP_CLIENT_REQUEST_BODY_SIZE,
-                    unit="By",
-                    description="Size of HTTP client request bodies.",
-                    buckets=SIZE_BUCKETS_BYTES,
-                )
-                self.response_size_new = histogram(
-                    meter,
-                    n.HTTP_CLIENT_RESPONSE_BODY_SIZE,
-                    unit="By",
-                    description="Size of HTTP client response bodies.",
-                    buckets=SIZE_BUCKETS_BYTES,
-                )
+                self.request_size_new, self.response_size_new = _size_histograms(meter, _SIZES_NEW)
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, excluded_urls) or None
         )
@@ -306,6 +333,7 @@ class HttpClientTelemetry:
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
         self.user_agent = user_agent
+        self.default_peer_port = default_peer_port
         self._origins: dict[str, _Origin] = {}
 
     def is_excluded(self, url: str) -> bool:
@@ -317,7 +345,7 @@ class HttpClientTelemetry:
         key = match.group() if match is not None else ""
         origin = self._origins.get(key)
         if origin is None:
-            origin = _Origin(key)
+            origin = _Origin(key, self.default_peer_port)
             if len(self._origins) >= _ORIGIN_CACHE_LIMIT:
                 self._origins.clear()
             self._origins[key] = origin
@@ -328,12 +356,13 @@ class HttpClientTelemetry:
         method: str,
         url: str,
         *,
-        request_headers: Optional[Iterable[tuple[str, str]]] = None,
-        user_agent: Optional[str] = None,
+        request_headers: Optional[Iterable[tuple[HeaderText, HeaderText]]] = None,
+        user_agent: Optional[HeaderText] = None,
     ) -> HttpClientCall:
         """Start the CLIENT span of one request (not yet current) and its clock.
 
         ``request_headers`` (``(name, value)`` pairs) are read only when capture is configured.
+        Header names and values may be str or bytes, as the client libraries accept both.
         """
         return HttpClientCall(self, method, url, request_headers, user_agent)
 
@@ -347,6 +376,7 @@ class HttpClientCall:
         "errored",
         "metric_new",
         "metric_old",
+        "peer_ip",
         "span",
         "start_ns",
         "telemetry",
@@ -357,8 +387,8 @@ class HttpClientCall:
         telemetry: HttpClientTelemetry,
         raw_method: str,
         url: str,
-        request_headers: Optional[Iterable[tuple[str, str]]],
-        user_agent: Optional[str],
+        request_headers: Optional[Iterable[tuple[HeaderText, HeaderText]]],
+        user_agent: Optional[HeaderText],
     ) -> None:
         self.telemetry = telemetry
         method, original = telemetry.methods.normalize(raw_method)
@@ -383,15 +413,18 @@ class HttpClientCall:
         else:
             self.metric_new = None
         if user_agent and telemetry.user_agent:
+            if not isinstance(user_agent, str):
+                user_agent = header_text(user_agent)
             attrs[n.USER_AGENT_ORIGINAL] = user_agent
             synthetic = synthetic_user_agent_type(user_agent)
             if synthetic is not None:
                 attrs[n.USER_AGENT_SYNTHETIC_TYPE] = synthetic
         capture = telemetry.headers
         if capture is not None and request_headers is not None and capture.request:
-            attrs.update(capture.request.attributes(request_headers))
+            attrs.update(capture.request.attributes(_text_pairs(request_headers)))
         self.errored = False
         self.ended = False
+        self.peer_ip: Optional[AbstractContextManager[object]] = None
         self.start_ns = _time_ns()
         span = telemetry.tracer.start_span(
             "HTTP" if method == OTHER_METHOD else method,
@@ -403,19 +436,48 @@ class HttpClientCall:
         self.context: Context = _set_span_in_context(span)
 
     def inject(self, carrier: Any) -> None:
-        """Write the span's context into outgoing headers with the global propagator."""
-        _inject(carrier, context=self.context)
+        """Write the span's context into outgoing headers with the global propagator; a
+        propagator that raises costs this request its trace context, not the request."""
+        with _INJECT:
+            _inject(carrier, context=self.context)
 
     def attach(self) -> object:
         """Make the span current with HTTP instrumentation suppressed (so a client library
-        underneath creates no second span); detach the token in the same frame."""
-        return _attach(_set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, self.context))
+        underneath creates no second span); give the token to ``detach`` in the same frame.
+
+        When upstream's peer-IP enrichment (``opentelemetry-util-http``'s
+        ``HttpClientInstrumentor``) is on, the span is also handed to it for the request, so
+        that ``http.client`` writes ``net.peer.ip`` on it, as upstream's clients do.
+        """
+        token = _attach(_set_value(_SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, self.context))
+        if _PEER_IP_MODULE in _modules:  # one dict lookup when the enrichment is not imported
+            self._hand_over_for_peer_ip()
+        return token
+
+    def detach(self, token: object) -> None:
+        """Undo ``attach``: the peer-IP hand-over first, then the context."""
+        peer_ip = self.peer_ip
+        if peer_ip is not None:
+            self.peer_ip = None
+            with _PEER_IP:
+                peer_ip.__exit__(None, None, None)
+        _detach(token)  # type: ignore[arg-type]
+
+    @_PEER_IP
+    def _hand_over_for_peer_ip(self) -> None:
+        module = _modules.get(_PEER_IP_MODULE)
+        instrumentor = getattr(module, "HttpClientInstrumentor", None)
+        if instrumentor is None or not instrumentor().is_instrumented_by_opentelemetry:
+            return
+        manager = module.set_ip_on_next_http_connection(self.span)  # type: ignore[union-attr]
+        manager.__enter__()
+        self.peer_ip = manager
 
     def on_response(
         self,
         status: object,
         version: object = None,
-        headers: Optional[Iterable[tuple[str, str]]] = None,
+        headers: Optional[Iterable[tuple[HeaderText, HeaderText]]] = None,
     ) -> None:
         """Record the response status, protocol version and captured response headers."""
         telemetry = self.telemetry
@@ -448,7 +510,7 @@ class HttpClientCall:
                     span.set_attribute(n.NETWORK_PROTOCOL_VERSION, flavor)
         capture = telemetry.headers
         if recording and capture is not None and headers is not None and capture.response:
-            span.set_attributes(capture.response.attributes(headers))
+            span.set_attributes(capture.response.attributes(_text_pairs(headers)))
 
     def _error_type(self, value: str) -> None:
         metric_new = self.metric_new
@@ -509,12 +571,76 @@ class HttpClientCall:
                 telemetry.response_size_new.record(response_size, metric_new, context=ctx)
 
 
-def _buckets(given: Optional[Sequence[float]], default: Sequence[float]) -> Sequence[float]:
-    return tuple(float(b) for b in given) if given is not None else default
+# (name, description) of the request and the response body-size histograms, per convention.
+_SIZES_OLD: Final = (
+    (n.HTTP_CLIENT_REQUEST_SIZE, "Measures the size of HTTP request messages."),
+    (n.HTTP_CLIENT_RESPONSE_SIZE, "Measures the size of HTTP response messages."),
+)
+_SIZES_NEW: Final = (
+    (n.HTTP_CLIENT_REQUEST_BODY_SIZE, "Size of HTTP client request bodies."),
+    (n.HTTP_CLIENT_RESPONSE_BODY_SIZE, "Size of HTTP client response bodies."),
+)
 
 
-def header_items(headers: Optional[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """``(name, value)`` pairs of a headers mapping (a dict, requests' or urllib3's)."""
+def _size_histograms(
+    meter: Meter, names: tuple[tuple[str, str], tuple[str, str]]
+) -> tuple[Histogram, Histogram]:
+    """The request and the response body-size histograms, in bytes."""
+    request, response = (
+        histogram(meter, name, unit="By", description=description, buckets=SIZE_BUCKETS_BYTES)
+        for name, description in names
+    )
+    return request, response
+
+
+def _option(config: HttpClientConfig, name: str, given: Any) -> Any:
+    return given if given is not None else getattr(config, name, None)
+
+
+def duration_buckets(
+    boundaries: Optional[Sequence[float]], old: bool
+) -> tuple[Optional[Sequence[float]], Optional[Sequence[float]]]:
+    """``duration_histogram_boundaries`` for the ms and the s histogram.
+
+    Upstream gives the same list to both, so one of the two is always off by a factor of 1000.
+    Here the list is in the unit of the histogram the user sees by default: milliseconds when the
+    old conventions are emitted (default and ``http/dup``; the seconds histogram then gets the
+    same boundaries divided by 1000), seconds in the stable-only mode (``http``), where an
+    upstream user's list was necessarily written in seconds.
+    """
+    if boundaries is None:
+        return None, None
+    values = tuple(float(b) for b in boundaries)
+    if old:
+        return values, tuple(b / 1000 for b in values)
+    return None, values
+
+
+def header_text(value: object) -> str:
+    """A header name or value as text, whether the library was given str or bytes.
+
+    Bytes are read as UTF-8, as the OpenTelemetry SDK reads a bytes attribute (so a bytes
+    ``User-Agent`` is recorded as upstream records it), else as Latin-1, HTTP's own encoding
+    (never fails). Anything else is ``str()``-ed.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    return str(value)
+
+
+def _text_pairs(pairs: Iterable[tuple[object, object]]) -> list[tuple[str, str]]:
+    return [(header_text(name), header_text(value)) for name, value in pairs]
+
+
+def header_items(headers: Optional[Mapping[Any, Any]]) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs of a headers mapping (a dict, requests' or urllib3's), as text
+    (bytes names and values decoded by ``header_text``)."""
     if headers is None:
         return []
-    return [(str(k), str(v)) for k, v in headers.items()]
+    return _text_pairs(headers.items())
