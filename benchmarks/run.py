@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/run.py --quick              # CI smoke, ~20 s
     .venv/bin/python benchmarks/run.py --workload wsgi --json benchmarks/results/wsgi.json
     .venv/bin/python benchmarks/run.py --workload flask-wsgi --profile instrumentarium
+    .venv/bin/python benchmarks/run.py --rounds 10 --plot benchmarks/chart.svg
+    .venv/bin/python benchmarks/run.py --from-json results.json --plot chart.svg
+    .venv/bin/python benchmarks/run.py --throughput       # the dice app under gunicorn
 
 Progress goes to stderr, the markdown report to stdout. See benchmarks/README.md.
 """
@@ -21,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness.driver import VARIANTS, WORKER, BenchError, Budget, measure, worker_env
 from harness.envs import EnvError, ensure_envs
+from harness.plot import svg
 from harness.report import analyse, markdown, run_metadata
 from workloads import Workload, discover
 from workloads._http_server import URL_VARIABLE, serve
@@ -65,12 +69,37 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
         help="instead of benchmarking, cProfile this variant of each selected workload",
     )
     parser.add_argument("--profile-calls", type=int, default=20000, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE.svg", help="also draw the results as an SVG bar chart"
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="PATH",
+        help="run nothing: print the report of a --json file (and --plot it)",
+    )
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="instead: requests/s and p50/p99 latency of the dice app under gunicorn "
+        "(benchmarks/throughput.py; its own flags follow, see --throughput --help)",
+    )
     return parser
 
 
 def main() -> int:
+    if "--throughput" in sys.argv[1:]:
+        import throughput
+
+        return throughput.main([arg for arg in sys.argv[1:] if arg != "--throughput"])
     workloads = discover()
     args = _parser(list(workloads)).parse_args()
+    if args.from_json:
+        document = json.loads(args.from_json.read_text())
+        print(markdown(document["meta"], document["workloads"]), end="")
+        if args.plot:
+            _plot(args.plot, document)
+        return 0
     selected = [workloads[name] for name in args.workload or workloads]
     budget = QUICK if args.quick else DEFAULT
     budget = Budget(
@@ -101,7 +130,15 @@ def main() -> int:
         document = {"schema": 1, "meta": meta, "workloads": analyses}
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"bench: wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        _plot(args.plot, {"schema": 1, "meta": meta, "workloads": analyses})
     return 0
+
+
+def _plot(path: Path, document: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(svg(document))
+    print(f"bench: wrote {path}", file=sys.stderr)
 
 
 def _profile(
