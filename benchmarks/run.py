@@ -19,10 +19,21 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.driver import VARIANTS, WORKER, BenchError, Budget, measure, worker_env
+from harness.driver import (
+    VARIANTS,
+    WORKER,
+    BenchError,
+    Budget,
+    Worker,
+    WorkloadResult,
+    measure,
+    start_workers,
+    worker_env,
+)
 from harness.envs import EnvError, ensure_envs
 from harness.plot import svg
 from harness.report import analyse, markdown, run_metadata
@@ -118,7 +129,7 @@ def main() -> int:
         if args.profile:
             return _profile(args.profile, selected, pythons, env, args.profile_calls)
         rng = random.Random(seed)
-        results = [measure(workload, pythons, budget, rng, env) for workload in selected]
+        results = _measure_all(selected, pythons, budget, rng, env, overlap=args.quick)
     except (BenchError, EnvError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
@@ -139,6 +150,33 @@ def _plot(path: Path, document: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(svg(document))
     print(f"bench: wrote {path}", file=sys.stderr)
+
+
+def _measure_all(
+    selected: list[Workload],
+    pythons: dict[str, Path],
+    budget: Budget,
+    rng: random.Random,
+    env: dict[str, str],
+    overlap: bool,
+) -> list[WorkloadResult]:
+    """Measure each workload in turn. With ``overlap`` (``--quick``, a smoke test), the next
+    workload's workers start while this one is measured: their start-up (imports, connections)
+    then costs no wall time, at the price of noisier numbers."""
+    results: list[WorkloadResult] = []
+    upcoming: Optional[dict[str, Worker]] = None
+    try:
+        for index, workload in enumerate(selected):
+            workers, upcoming = upcoming, None
+            if workers is None:
+                workers = start_workers(workload, pythons, env)
+            if overlap and index + 1 < len(selected):
+                upcoming = start_workers(selected[index + 1], pythons, env)
+            results.append(measure(workload, pythons, budget, rng, env, workers))
+    finally:
+        for worker in (upcoming or {}).values():
+            worker.close()
+    return results
 
 
 def _profile(

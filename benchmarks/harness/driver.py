@@ -29,6 +29,7 @@ __all__ = [
     "VariantResult",
     "WorkloadResult",
     "measure",
+    "start_workers",
 ]
 
 VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream", "peer")
@@ -52,6 +53,14 @@ class Budget:
     batch_seconds: float
     warmup_seconds: float
     iterations: Optional[int] = None
+    decomposition_rounds: Optional[int] = None  # default: a quarter of the rounds, at least 2
+
+    @property
+    def decomposition_batches(self) -> int:
+        """Timed-floor batches per floor worker, after the rounds."""
+        if self.decomposition_rounds is not None:
+            return self.decomposition_rounds
+        return max(2, self.rounds // 4)
 
 
 class Worker:
@@ -187,25 +196,44 @@ def _calibrate(worker: Worker, budget: Budget) -> int:
     return max(1, round(budget.batch_seconds * 1e9 * count / max(elapsed, 1)))
 
 
+def start_workers(
+    workload: Workload, pythons: dict[str, Path], env: dict[str, str]
+) -> dict[str, Worker]:
+    """Start one worker per variant of ``workload``, together (nothing is timed yet); each
+    checks one call before it says "ready"."""
+    workers: dict[str, Worker] = {}
+    try:
+        for variant in variants_of(workload):
+            workers[variant] = Worker(pythons[variant], workload.name, variant, env)
+    except BaseException:
+        for worker in workers.values():
+            worker.close()
+        raise
+    return workers
+
+
 def measure(
     workload: Workload,
     pythons: dict[str, Path],
     budget: Budget,
     rng: random.Random,
     env: dict[str, str],
+    workers: Optional[dict[str, Worker]] = None,
 ) -> WorkloadResult:
-    """Run every variant of ``workload`` in its worker, interleaved, and collect the timings."""
-    workers: dict[str, Worker] = {}
+    """Run every variant of ``workload`` in its worker, interleaved, and collect the timings.
+    ``workers`` may have been started beforehand (``start_workers``); they are closed here."""
     decomposition: dict[str, list[dict[str, float]]] = {label: [] for label in DECOMPOSED.values()}
+    begun = time.monotonic()
+    workers = workers if workers is not None else {}
     try:
-        # Workers start together (nothing is timed yet); each checks one call before "ready".
-        for variant in variants_of(workload):
-            workers[variant] = Worker(pythons[variant], workload.name, variant, env)
+        if not workers:
+            workers.update(start_workers(workload, pythons, env))
         results = {
             variant: VariantResult(iterations=0, ready=worker.wait_ready())
             for variant, worker in workers.items()
         }
         _check_versions(workload, results)
+        _log(f"{workload.name}: {len(workers)} workers ready in {time.monotonic() - begun:.1f} s")
         for variant, worker in workers.items():
             results[variant].iterations = _calibrate(worker, budget)
             _log(f"{workload.name}: {variant} calibrated to {results[variant].iterations} calls")
@@ -222,17 +250,18 @@ def measure(
         _log(f"{workload.name}: {budget.rounds} rounds in {time.monotonic() - started:.1f} s")
         # Then each floor call timed on its own, in the floor's loop and beside the app,
         # alternating, in batches as long as a round's (the timing roughly doubles them).
-        for _ in range(max(3, budget.rounds // 4)):
+        started = time.monotonic()
+        for _ in range(budget.decomposition_batches):
             for variant, label in DECOMPOSED.items():
                 batch = workers[variant].decompose(results[variant].iterations)
                 decomposition[label].append(batch["steps"])
+        _log(f"{workload.name}: floor decomposition in {time.monotonic() - started:.1f} s")
         for variant, worker in workers.items():
             results[variant].totals = worker.totals()
     finally:
         for worker in workers.values():
             worker.close()
-    spans_per_call = workload.spans_per_call
-    notes = _telemetry_notes(results, spans_per_call)
+    notes = _telemetry_notes(results, workload)
     return WorkloadResult(workload, results, orders, notes, decomposition)
 
 
@@ -261,7 +290,7 @@ def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> No
         raise BenchError(f"{workload.name}: workers run different Pythons: {sorted(pythons)}")
 
 
-def _telemetry_notes(results: dict[str, VariantResult], spans_per_call: int = 1) -> list[str]:
+def _telemetry_notes(results: dict[str, VariantResult], workload: Workload) -> list[str]:
     """Differences in what the variants emitted, and spans lost or missing during the run."""
     notes: list[str] = []
     ours = results["instrumentarium"].ready["telemetry"]
@@ -271,7 +300,8 @@ def _telemetry_notes(results: dict[str, VariantResult], spans_per_call: int = 1)
         notes.extend(_peer_notes(results["peer"].ready["telemetry"], ours))
     for variant, result in results.items():
         totals = result.totals
-        if variant != "bare" and totals and totals["spans"] != totals["calls"] * spans_per_call:
+        per_call = workload.emitted_per_call(variant)
+        if variant != "bare" and totals and totals["spans"] != totals["calls"] * per_call:
             notes.append(f"{variant} exported {totals['spans']} spans for {totals['calls']} calls")
     return notes
 

@@ -20,9 +20,9 @@ a list of steps, so the floor carries no dispatch cost of its own), for example:
     m0.record(v0, a0, context=c0)
 
 Metric values are the ones captured (a duration lands in the same bucket); attribute dicts are
-built once, since building them is the instrumentor's work, not the SDK's. Calls made in another
-thread (a gRPC server handler) are replayed as a block after those of the thread that started
-first. An observable instrument costs nothing per call (the SDK calls it back at collection).
+built once, since building them is the instrumentor's work, not the SDK's. Each thread's calls
+(a gRPC server handler runs in its own) are replayed as one block, the blocks in the order of
+their last call. An observable instrument costs nothing per call (the SDK calls it back at collection).
 
 With ``timed=True`` the same source also times each call with ``perf_counter_ns`` into one slot
 per *step* (``Step``: "start_span", "attach/detach", "http.server.duration.record", ...): the
@@ -143,7 +143,10 @@ class _Recorder:
         self.active = False
         self.events: list[tuple[int, Op]] = []  # (thread id, op)
         self.spans: list[SpanStart] = []
+        # id(span object) -> index, and the objects: by identity, not span id (a gRPC server's
+        # remote parent carries the client span's id, but it is not the client span)
         self.span_ids: dict[int, int] = {}
+        self.span_objects: list[object] = []
         self.ended: set[int] = set()
         self.instruments: list[Instrument] = []
         # Keyed by id(): the objects are kept too, so that no id is reused while capturing.
@@ -170,10 +173,7 @@ class _Recorder:
             return len(self.events) - 1
 
     def span_index(self, span: object) -> int:
-        context = getattr(span, "get_span_context", None)
-        if context is None:
-            return -1
-        return self.span_ids.get(context().span_id, -1)
+        return self.span_ids.get(id(span), -1)
 
     def target(self, ctx: Optional[Context]) -> tuple[Any, ...]:
         """What a context argument was, in replayable terms."""
@@ -231,7 +231,8 @@ def _patch_tracing(recorder: _Recorder) -> None:
                 name, kind, _scope(span), dict(attributes or {}), parent, start_time is not None
             )
         )
-        recorder.span_ids[span.get_span_context().span_id] = index
+        recorder.span_ids[id(span)] = index
+        recorder.span_objects.append(span)
         recorder.add(Op("start_span", span=index))
 
     Tracer.start_span = _noting(recorder, Tracer.start_span, started)  # type: ignore[method-assign]
@@ -460,12 +461,11 @@ def _with_observed_points(
 
 
 def _by_thread(events: Sequence[tuple[int, Op]]) -> tuple[Op, ...]:
-    """The ops of each thread as one block, threads in order of their first op; indices that
-    point at other ops (detach → attach) follow the reordering."""
-    threads: list[int] = []
-    for thread, _ in events:
-        if thread not in threads:
-            threads.append(thread)
+    """The ops of each thread as one block, threads in order of their last op (so the span that
+    ends last in the app ends last in the replay); indices that point at other ops (detach →
+    attach) follow the reordering."""
+    last = {thread: index for index, (thread, _) in enumerate(events)}
+    threads = sorted(last, key=last.__getitem__)
     order = [i for thread in threads for i, (t, _) in enumerate(events) if t == thread]
     moved = {old: new for new, old in enumerate(order)}
     ops = []

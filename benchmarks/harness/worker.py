@@ -146,13 +146,14 @@ def check_peer_call(workload: Workload, call: Call) -> dict[str, Any]:
         raise WorkerError(f"one call returned {result!r}, expected {workload.expect!r}")
     transport = _sentry.transport()
     deadline = time.monotonic() + 5  # a gRPC server's transaction ends in its own thread
-    while transport.sent_count() < workload.spans_per_call and time.monotonic() < deadline:
+    expected = workload.emitted_per_call("peer")
+    while transport.sent_count() < expected and time.monotonic() < deadline:
         time.sleep(0.01)
+    time.sleep(0.05)  # one more would be too many
     sent = transport.sent_count()
-    if sent != workload.spans_per_call:
+    if sent != expected:
         raise WorkerError(
-            f"one call sent {sent} transaction(s) to the peer's transport, "
-            f"expected {workload.spans_per_call}"
+            f"one call sent {sent} transaction(s) to the peer's transport, expected {expected}"
         )
     return {"span": transport.summary(), "metrics": {}}
 

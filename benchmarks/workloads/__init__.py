@@ -87,6 +87,7 @@ class Workload:
             peer: the transactions one call sends.
         peer: setup function of the peer variant (sentry-sdk, ``workloads/_sentry.py``), or
             None where the peer has no integration for the library.
+        peer_transactions: transactions the peer sends per call, when not ``spans_per_call``.
     """
 
     name: str
@@ -102,6 +103,13 @@ class Workload:
     upstream_records_duration: bool = True
     spans_per_call: int = 1
     peer: Optional[Setup] = None
+    peer_transactions: Optional[int] = None
+
+    def emitted_per_call(self, variant: str) -> int:
+        """Spans one call exports (for the peer: transactions it sends)."""
+        if variant == "peer" and self.peer_transactions is not None:
+            return self.peer_transactions
+        return self.spans_per_call
 
 
 def discover() -> dict[str, Workload]:

@@ -134,6 +134,8 @@ WORKLOADS = (
         instrumentarium=lambda providers: _stream(_instrumentarium(providers)),
         upstream=lambda providers: _stream(_upstream(providers)),
         peer=lambda providers: _in_transaction(_stream(_peer(providers))),
+        # sentry-sdk's gRPC server interceptor traces unary-unary handlers only
+        peer_transactions=1,
         carrier=_carrier,
         expect=MESSAGE * STREAM_LENGTH,
         packages=_PACKAGES,
