@@ -22,7 +22,8 @@ a list of steps, so the floor carries no dispatch cost of its own), for example:
 Metric values are the ones captured (a duration lands in the same bucket); attribute dicts are
 built once, since building them is the instrumentor's work, not the SDK's. Each thread's calls
 (a gRPC server handler runs in its own) are replayed as one block, the blocks in the order of
-their last call. An observable instrument costs nothing per call (the SDK calls it back at collection).
+their last call. An observable instrument costs nothing per call (the SDK calls it back at
+collection).
 
 With ``timed=True`` the same source also times each call with ``perf_counter_ns`` into one slot
 per *step* (``Step``: "start_span", "attach/detach", "http.server.duration.record", ...): the
