@@ -43,7 +43,7 @@ from workloads._http_server import URL_VARIABLE, serve
 # Many short rounds: noise from neighbours on a shared machine comes in bursts, and a burst that
 # covers a whole round cancels out of that round's ratios.
 DEFAULT = Budget(rounds=40, batch_seconds=0.1, warmup_seconds=0.5)
-QUICK = Budget(rounds=8, batch_seconds=0.025, warmup_seconds=0.1)
+QUICK = Budget(rounds=8, batch_seconds=0.025, warmup_seconds=0.1, decomposition_rounds=2)
 
 
 def _parser(names: list[str]) -> argparse.ArgumentParser:
@@ -118,6 +118,7 @@ def main() -> int:
         batch_seconds=budget.batch_seconds,
         warmup_seconds=budget.warmup_seconds,
         iterations=args.iterations,
+        decomposition_rounds=budget.decomposition_rounds,
     )
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     env = worker_env(args.semconv)

@@ -53,14 +53,14 @@ class Budget:
     batch_seconds: float
     warmup_seconds: float
     iterations: Optional[int] = None
-    decomposition_rounds: Optional[int] = None  # default: a quarter of the rounds, at least 2
+    decomposition_rounds: Optional[int] = None  # default: a quarter of the rounds, at least 3
 
     @property
     def decomposition_batches(self) -> int:
         """Timed-floor batches per floor worker, after the rounds."""
         if self.decomposition_rounds is not None:
             return self.decomposition_rounds
-        return max(2, self.rounds // 4)
+        return max(3, self.rounds // 4)
 
 
 class Worker:

@@ -575,8 +575,8 @@ def _context(source: _Source, target: tuple[Any, ...], recipe: Recipe, step_name
 
 
 def compile_replay(recipe: Recipe, carrier: Mapping[str, Any], timed: bool = False) -> str:
-    """The source of ``def call()`` (``def call(_acc)`` when ``timed``), and its names come from
-    ``replay``'s namespace. Exposed for tests and for ``--show-floor``."""
+    """The source of ``def call()`` (``def call(_acc)`` when ``timed``); its names come from
+    ``replay``'s namespace. The floor worker reports it (``floor_source`` in the JSON)."""
     source = _Source(timed, list(step_counts(recipe)))
     return _generate(recipe, source)
 

@@ -31,7 +31,15 @@ from typing import Any, Callable, Optional, TextIO
 
 from workloads import Call, Workload, discover
 
-from .floor import capture_isolated, decompose, describe, replay, step_counts, timed_replay
+from .floor import (
+    capture_isolated,
+    compile_replay,
+    decompose,
+    describe,
+    replay,
+    step_counts,
+    timed_replay,
+)
 from .sdk import BenchSdk, set_default_propagator, span_summary
 
 VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream", "peer")
@@ -55,7 +63,11 @@ def build(
         floor = replay(recipe, sdk.providers, carrier)
         timed, empty, steps = timed_replay(recipe, sdk.providers, carrier)
         bare = workload.bare(sdk.providers) if variant == "bare+floor" else None
-        info = {"floor": describe(recipe), "floor_steps": step_counts(recipe)}
+        info = {
+            "floor": describe(recipe),
+            "floor_steps": step_counts(recipe),
+            "floor_source": compile_replay(recipe, carrier),
+        }
         return _floor_call(floor, bare), info, _decomposer(timed, empty, steps, bare)
     setup = {
         "bare": workload.bare,
