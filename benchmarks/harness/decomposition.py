@@ -10,8 +10,10 @@ turns those batches into one row per step::
     ...
 
 ``share`` is the step's part of the sum of all steps (tight loop; ``share_in_app`` in the app).
-The sum is a little below the floor measured in the rounds: the loop, the generated function's
-frame and the constants it loads belong to no step.
+In the tight loop the sum is a little below the floor measured in the rounds: the loop and the
+generated function's frame belong to no step. In the app the measured floor (``bare+floor`` -
+``bare``) is usually further above the sum: the SDK's calls also slow the library's own code
+(shared caches), which no step sees.
 """
 
 from __future__ import annotations
