@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -155,6 +156,19 @@ class _Recorder:
         self.tokens: dict[int, tuple[int, object]] = {}  # id -> index of its attach, token
         self._local = threading.local()
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget the calls of an earlier capture attempt (the instruments stay)."""
+        self.events.clear()
+        self.spans.clear()
+        self.span_ids.clear()
+        self.span_objects.clear()
+        self.ended.clear()
+        self.extracted.clear()
+        self.tokens.clear()
+
+    def events_only(self) -> list[Op]:
+        return [op for _, op in self.events]
 
     def outermost(self) -> bool:
         """True for a call made by the instrumentor, not by the SDK inside another noted call
@@ -428,17 +442,50 @@ def capture(workload: Workload) -> Recipe:
     meter_provider = _RecordingMeterProvider(reader, recorder)
     call = workload.instrumentarium(Providers(tracer_provider, meter_provider))
     call()  # warm-up: lazy instruments and caches
-    recorder.active = True
-    call()
-    recorder.active = False
-    instruments = _with_observed_points(recorder.instruments, reader)
-    expected = workload.spans_per_call
-    if len(recorder.spans) != expected or len(recorder.ended) != expected:
-        raise RuntimeError(
-            f"the floor needs {expected} span(s) per call; {workload.name} started "
+    problem = ""
+    for _ in range(_ATTEMPTS):
+        recorder.reset()
+        recorder.active = True
+        call()
+        recorder.active = False
+        problem = _incomplete(recorder, reader, workload.spans_per_call)
+        if not problem:
+            instruments = _with_observed_points(recorder.instruments, reader)
+            return Recipe(tuple(recorder.spans), instruments, _by_thread(recorder.events))
+        print(f"floor: {workload.name}: capturing again: {problem}", file=sys.stderr)
+    raise RuntimeError(f"{workload.name}: {problem}")
+
+
+# A call whose capture looks incomplete (a span or a measurement missing, e.g. when a background
+# thread of the library interferes) is captured again, this many times at most.
+_ATTEMPTS = 3
+
+
+def _incomplete(recorder: _Recorder, reader: InMemoryMetricReader, spans: int) -> str:
+    """Why the capture of one call cannot be the floor, or "" when it can: the floor needs
+    ``spans`` spans started and ended, and a measurement of every synchronous instrument that
+    has data (the warm-up call measured it, so this call should have too)."""
+    if len(recorder.spans) != spans or len(recorder.ended) != spans:
+        return (
+            f"the floor needs {spans} span(s) per call; one call started "
             f"{len(recorder.spans)} and ended {len(recorder.ended)}"
         )
-    return Recipe(tuple(recorder.spans), instruments, _by_thread(recorder.events))
+    measured = {op.ref for op in recorder.events_only() if op.call == "measure"}
+    data = reader.get_metrics_data()
+    with_data = {
+        metric.name
+        for resource_metrics in (data.resource_metrics if data else ())
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+    }
+    missing = [
+        instrument.name
+        for index, instrument in enumerate(recorder.instruments)
+        if instrument.kind in _SYNC and instrument.name in with_data and index not in measured
+    ]
+    if missing:
+        return f"no measurement of {', '.join(missing)} in the captured call"
+    return ""
 
 
 def _with_observed_points(
