@@ -67,7 +67,13 @@ def _server_recipe() -> Recipe:
         ),
         instruments=(
             Instrument("http.server.duration", "histogram", "ms", "", (1.0, 5.0), SCOPE),
-            Instrument("http.server.active_requests", "observable_up_down_counter", scope=SCOPE),
+            Instrument(
+                "http.server.active_requests",
+                "observable_up_down_counter",
+                scope=SCOPE,
+                points=({"http.method": "GET"},),
+            ),
+            Instrument("unobserved", "observable_counter", scope=SCOPE),
         ),
         ops=(
             Op("extract", ref=0),
@@ -146,6 +152,8 @@ class TestGeneratedReplay:
         (span,) = sdk.exporter.get_finished_spans()
         assert span.attributes is not None
         assert span.attributes["http.status_code"] == 200
+        # an observable whose callback reported nothing in the capture reports nothing here
+        assert sdk.points()["http.server.active_requests"] == [{"http.method": "GET"}]
         assert set(sdk.points()) == {"http.server.duration", "http.server.active_requests"}
 
     def test_timed_replay_has_one_interval_per_call_in_its_step_slot(self) -> None:
@@ -179,7 +187,10 @@ class TestGeneratedReplay:
         assert text.startswith(
             "extract, start_span(SERVER, 1 attributes), attach, set_attribute x2"
         )
-        assert text.endswith("http.server.active_requests (observable: nothing per call)")
+        assert text.endswith(
+            "http.server.active_requests (observable: nothing per call), "
+            "unobserved (observable: nothing per call)"
+        )
 
 
 def _instrumented(providers: Providers) -> Any:

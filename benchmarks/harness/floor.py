@@ -734,7 +734,7 @@ def _create(meter: Any, instrument: Instrument, recipe: Recipe, index: int) -> A
     if instrument.kind in _SYNC:
         create = getattr(meter, f"create_{instrument.kind}")
         return create(instrument.name, unit=instrument.unit, description=instrument.description)
-    points = instrument.points or ({},)
+    points = instrument.points  # none: its callback reported nothing in the capture either
     create = getattr(meter, f"create_{instrument.kind}")
     return create(
         instrument.name,
