@@ -1,7 +1,7 @@
 """Overhead of instrumentarium against the bare library, the SDK floor and upstream, in one run.
 
-    .venv/bin/python benchmarks/run.py                      # every workload, ~1-2 minutes
-    .venv/bin/python benchmarks/run.py --quick              # CI smoke, ~20 s
+    .venv/bin/python benchmarks/run.py                      # every workload, a few minutes
+    .venv/bin/python benchmarks/run.py --quick              # CI smoke, under 3 minutes
     .venv/bin/python benchmarks/run.py --workload wsgi --json benchmarks/results/wsgi.json
     .venv/bin/python benchmarks/run.py --workload flask-wsgi --profile instrumentarium
     .venv/bin/python benchmarks/run.py --rounds 10 --plot benchmarks/chart.svg
@@ -125,7 +125,7 @@ def main() -> int:
     # One HTTP server for the client workloads, here in the driver: it outlives every worker.
     env[URL_VARIABLE] = serve()
     try:
-        # Both venvs cover every workload, so selecting one does not rebuild them.
+        # The venvs cover every workload, so selecting one does not rebuild them.
         pythons = ensure_envs(workloads.values(), refresh=args.refresh_envs)
         if args.profile:
             return _profile(args.profile, selected, pythons, env, args.profile_calls)

@@ -1,10 +1,12 @@
-"""The two benchmark virtual environments, created on demand with uv and cached.
+"""The three benchmark virtual environments, created on demand with uv and cached.
 
 ``.venv-bench-upstream``  the upstream contrib instrumentors from PyPI, the SDK, the libraries.
 ``.venv-bench``           our distributions (editable), the SDK, the libraries; every distribution
                           it shares with the upstream venv is constrained to the version resolved
                           there (upstream pins its semantic-conventions release, which picks the
                           SDK), so all variants run the same OpenTelemetry and library code.
+``.venv-bench-peer``      sentry-sdk (the peer), the SDK and the libraries it has integrations
+                          for, constrained the same way.
 
 Each venv keeps a stamp of what it was built from; a changed workload requirement, pyproject.toml
 or interpreter rebuilds it, anything else reuses it (our code is installed editable).
@@ -117,7 +119,7 @@ def _locked() -> Iterator[None]:
 
 
 def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[str, Path]:
-    """Build (or reuse) both venvs for ``workloads``; returns the python of each variant."""
+    """Build (or reuse) the venvs for ``workloads``; returns the python of each variant."""
     workloads = list(workloads)
     packages = sorted({p for w in workloads for p in w.packages})
     upstream_packages = sorted({p for w in workloads for p in w.upstream_packages})
