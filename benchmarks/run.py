@@ -1,9 +1,12 @@
 """Overhead of instrumentarium against the bare library, the SDK floor and upstream, in one run.
 
-    .venv/bin/python benchmarks/run.py                      # every workload, ~1-2 minutes
-    .venv/bin/python benchmarks/run.py --quick              # CI smoke, ~20 s
+    .venv/bin/python benchmarks/run.py                      # every workload, a few minutes
+    .venv/bin/python benchmarks/run.py --quick              # CI smoke, under 3 minutes
     .venv/bin/python benchmarks/run.py --workload wsgi --json benchmarks/results/wsgi.json
     .venv/bin/python benchmarks/run.py --workload flask-wsgi --profile instrumentarium
+    .venv/bin/python benchmarks/run.py --rounds 10 --plot benchmarks/chart.svg
+    .venv/bin/python benchmarks/run.py --from-json results.json --plot chart.svg
+    .venv/bin/python benchmarks/run.py --throughput       # the dice app under gunicorn
 
 Progress goes to stderr, the markdown report to stdout. See benchmarks/README.md.
 """
@@ -16,11 +19,23 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.driver import VARIANTS, WORKER, BenchError, Budget, measure, worker_env
+from harness.driver import (
+    VARIANTS,
+    WORKER,
+    BenchError,
+    Budget,
+    Worker,
+    WorkloadResult,
+    measure,
+    start_workers,
+    worker_env,
+)
 from harness.envs import EnvError, ensure_envs
+from harness.plot import svg
 from harness.report import analyse, markdown, run_metadata
 from workloads import Workload, discover
 from workloads._http_server import URL_VARIABLE, serve
@@ -28,7 +43,7 @@ from workloads._http_server import URL_VARIABLE, serve
 # Many short rounds: noise from neighbours on a shared machine comes in bursts, and a burst that
 # covers a whole round cancels out of that round's ratios.
 DEFAULT = Budget(rounds=40, batch_seconds=0.1, warmup_seconds=0.5)
-QUICK = Budget(rounds=8, batch_seconds=0.025, warmup_seconds=0.1)
+QUICK = Budget(rounds=8, batch_seconds=0.025, warmup_seconds=0.1, decomposition_rounds=2)
 
 
 def _parser(names: list[str]) -> argparse.ArgumentParser:
@@ -65,12 +80,37 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
         help="instead of benchmarking, cProfile this variant of each selected workload",
     )
     parser.add_argument("--profile-calls", type=int, default=20000, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plot", type=Path, metavar="FILE.svg", help="also draw the results as an SVG bar chart"
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="PATH",
+        help="run nothing: print the report of a --json file (and --plot it)",
+    )
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="instead: requests/s and p50/p99 latency of the dice app under gunicorn "
+        "(benchmarks/throughput.py; its own flags follow, see --throughput --help)",
+    )
     return parser
 
 
 def main() -> int:
+    if "--throughput" in sys.argv[1:]:
+        import throughput
+
+        return throughput.main([arg for arg in sys.argv[1:] if arg != "--throughput"])
     workloads = discover()
     args = _parser(list(workloads)).parse_args()
+    if args.from_json:
+        document = json.loads(args.from_json.read_text())
+        print(markdown(document["meta"], document["workloads"]), end="")
+        if args.plot:
+            _plot(args.plot, document)
+        return 0
     selected = [workloads[name] for name in args.workload or workloads]
     budget = QUICK if args.quick else DEFAULT
     budget = Budget(
@@ -78,18 +118,19 @@ def main() -> int:
         batch_seconds=budget.batch_seconds,
         warmup_seconds=budget.warmup_seconds,
         iterations=args.iterations,
+        decomposition_rounds=budget.decomposition_rounds,
     )
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     env = worker_env(args.semconv)
     # One HTTP server for the client workloads, here in the driver: it outlives every worker.
     env[URL_VARIABLE] = serve()
     try:
-        # Both venvs cover every workload, so selecting one does not rebuild them.
+        # The venvs cover every workload, so selecting one does not rebuild them.
         pythons = ensure_envs(workloads.values(), refresh=args.refresh_envs)
         if args.profile:
             return _profile(args.profile, selected, pythons, env, args.profile_calls)
         rng = random.Random(seed)
-        results = [measure(workload, pythons, budget, rng, env) for workload in selected]
+        results = _measure_all(selected, pythons, budget, rng, env, overlap=args.quick)
     except (BenchError, EnvError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
@@ -101,7 +142,42 @@ def main() -> int:
         document = {"schema": 1, "meta": meta, "workloads": analyses}
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"bench: wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        _plot(args.plot, {"schema": 1, "meta": meta, "workloads": analyses})
     return 0
+
+
+def _plot(path: Path, document: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(svg(document))
+    print(f"bench: wrote {path}", file=sys.stderr)
+
+
+def _measure_all(
+    selected: list[Workload],
+    pythons: dict[str, Path],
+    budget: Budget,
+    rng: random.Random,
+    env: dict[str, str],
+    overlap: bool,
+) -> list[WorkloadResult]:
+    """Measure each workload in turn. With ``overlap`` (``--quick``, a smoke test), the next
+    workload's workers start while this one is measured: their start-up (imports, connections)
+    then costs no wall time, at the price of noisier numbers."""
+    results: list[WorkloadResult] = []
+    upcoming: Optional[dict[str, Worker]] = None
+    try:
+        for index, workload in enumerate(selected):
+            workers, upcoming = upcoming, None
+            if workers is None:
+                workers = start_workers(workload, pythons, env)
+            if overlap and index + 1 < len(selected):
+                upcoming = start_workers(selected[index + 1], pythons, env)
+            results.append(measure(workload, pythons, budget, rng, env, workers))
+    finally:
+        for worker in (upcoming or {}).values():
+            worker.close()
+    return results
 
 
 def _profile(

@@ -29,9 +29,12 @@ __all__ = [
     "VariantResult",
     "WorkloadResult",
     "measure",
+    "start_workers",
 ]
 
-VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream")
+VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream", "peer")
+# The floor workers that also time each SDK call: floor alone (tight loop) and beside the app.
+DECOMPOSED = {"floor": "tight", "bare+floor": "in_app"}
 WORKER = Path(__file__).resolve().parents[1] / "worker.py"
 _READY_TIMEOUT = 180.0  # a first start compiles every module
 _REPLY_TIMEOUT = 300.0
@@ -50,6 +53,14 @@ class Budget:
     batch_seconds: float
     warmup_seconds: float
     iterations: Optional[int] = None
+    decomposition_rounds: Optional[int] = None  # default: a quarter of the rounds, at least 3
+
+    @property
+    def decomposition_batches(self) -> int:
+        """Timed-floor batches per floor worker, after the rounds."""
+        if self.decomposition_rounds is not None:
+            return self.decomposition_rounds
+        return max(3, self.rounds // 4)
 
 
 class Worker:
@@ -105,6 +116,15 @@ class Worker:
             raise BenchError(f"worker {self.variant}: expected ok, got {kind!r}")
         return int(payload)
 
+    def decompose(self, count: int) -> dict[str, Any]:
+        """µs per request of each SDK call of the floor, over ``count`` timed requests."""
+        self._send(f"decompose {count}")
+        kind, payload = self._read(_REPLY_TIMEOUT)
+        if kind != "decomposition":
+            raise BenchError(f"worker {self.variant}: expected decomposition, got {kind!r}")
+        result: dict[str, Any] = json.loads(payload)
+        return result
+
     def totals(self) -> dict[str, int]:
         self._send("stats")
         _, payload = self._read(_REPLY_TIMEOUT)
@@ -141,6 +161,8 @@ class WorkloadResult:
     variants: dict[str, VariantResult]
     orders: list[list[str]]
     notes: list[str]
+    # "tight" / "in_app": one {step: µs per request} per decomposition batch
+    decomposition: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
 
 def worker_env(semconv: Optional[str]) -> dict[str, str]:
@@ -174,31 +196,51 @@ def _calibrate(worker: Worker, budget: Budget) -> int:
     return max(1, round(budget.batch_seconds * 1e9 * count / max(elapsed, 1)))
 
 
+def start_workers(
+    workload: Workload, pythons: dict[str, Path], env: dict[str, str]
+) -> dict[str, Worker]:
+    """Start one worker per variant of ``workload``, together (nothing is timed yet); each
+    checks one call before it says "ready"."""
+    workers: dict[str, Worker] = {}
+    try:
+        for variant in variants_of(workload):
+            workers[variant] = Worker(pythons[variant], workload.name, variant, env)
+    except BaseException:
+        for worker in workers.values():
+            worker.close()
+        raise
+    return workers
+
+
 def measure(
     workload: Workload,
     pythons: dict[str, Path],
     budget: Budget,
     rng: random.Random,
     env: dict[str, str],
+    workers: Optional[dict[str, Worker]] = None,
 ) -> WorkloadResult:
-    """Run every variant of ``workload`` in its worker, interleaved, and collect the timings."""
-    workers: dict[str, Worker] = {}
+    """Run every variant of ``workload`` in its worker, interleaved, and collect the timings.
+    ``workers`` may have been started beforehand (``start_workers``); they are closed here."""
+    decomposition: dict[str, list[dict[str, float]]] = {label: [] for label in DECOMPOSED.values()}
+    begun = time.monotonic()
+    workers = workers if workers is not None else {}
     try:
-        # Workers start together (nothing is timed yet); each checks one call before "ready".
-        for variant in VARIANTS:
-            workers[variant] = Worker(pythons[variant], workload.name, variant, env)
+        if not workers:
+            workers.update(start_workers(workload, pythons, env))
         results = {
             variant: VariantResult(iterations=0, ready=worker.wait_ready())
             for variant, worker in workers.items()
         }
         _check_versions(workload, results)
+        _log(f"{workload.name}: {len(workers)} workers ready in {time.monotonic() - begun:.1f} s")
         for variant, worker in workers.items():
             results[variant].iterations = _calibrate(worker, budget)
             _log(f"{workload.name}: {variant} calibrated to {results[variant].iterations} calls")
         orders: list[list[str]] = []
         started = time.monotonic()
         for _ in range(budget.rounds):
-            order = list(VARIANTS)
+            order = list(workers)
             rng.shuffle(order)
             orders.append(order)
             for variant in order:
@@ -206,13 +248,26 @@ def measure(
                 elapsed = workers[variant].run(result.iterations)
                 result.per_call_us.append(elapsed / result.iterations / 1000)
         _log(f"{workload.name}: {budget.rounds} rounds in {time.monotonic() - started:.1f} s")
+        # Then each floor call timed on its own, in the floor's loop and beside the app,
+        # alternating, in batches as long as a round's (the timing roughly doubles them).
+        started = time.monotonic()
+        for _ in range(budget.decomposition_batches):
+            for variant, label in DECOMPOSED.items():
+                batch = workers[variant].decompose(results[variant].iterations)
+                decomposition[label].append(batch["steps"])
+        _log(f"{workload.name}: floor decomposition in {time.monotonic() - started:.1f} s")
         for variant, worker in workers.items():
             results[variant].totals = worker.totals()
     finally:
         for worker in workers.values():
             worker.close()
-    spans_per_call = workload.spans_per_call
-    return WorkloadResult(workload, results, orders, _telemetry_notes(results, spans_per_call))
+    notes = _telemetry_notes(results, workload)
+    return WorkloadResult(workload, results, orders, notes, decomposition)
+
+
+def variants_of(workload: Workload) -> tuple[str, ...]:
+    """The variants a workload runs: every one, less the peer where it has no integration."""
+    return tuple(v for v in VARIANTS if v != "peer" or workload.peer is not None)
 
 
 def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> None:
@@ -235,16 +290,38 @@ def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> No
         raise BenchError(f"{workload.name}: workers run different Pythons: {sorted(pythons)}")
 
 
-def _telemetry_notes(results: dict[str, VariantResult], spans_per_call: int = 1) -> list[str]:
+def _telemetry_notes(results: dict[str, VariantResult], workload: Workload) -> list[str]:
     """Differences in what the variants emitted, and spans lost or missing during the run."""
     notes: list[str] = []
     ours = results["instrumentarium"].ready["telemetry"]
     notes.extend(_compare_telemetry("floor", results["floor"].ready["telemetry"], ours))
     notes.extend(_compare_telemetry("upstream", results["upstream"].ready["telemetry"], ours))
+    if "peer" in results:
+        notes.extend(_peer_notes(results["peer"].ready["telemetry"], ours))
     for variant, result in results.items():
         totals = result.totals
-        if variant != "bare" and totals and totals["spans"] != totals["calls"] * spans_per_call:
+        per_call = workload.emitted_per_call(variant)
+        if variant != "bare" and totals and totals["spans"] != totals["calls"] * per_call:
             notes.append(f"{variant} exported {totals['spans']} spans for {totals['calls']} calls")
+    return notes
+
+
+def _peer_notes(peer: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """What the peer (sentry-sdk) sends instead of our span and metrics, in words."""
+    notes = []
+    for transaction in peer["span"]["transactions"]:
+        spans = "; ".join(
+            f"{span['op']} {span['description']!r} (data: {', '.join(span['data']) or 'none'})"
+            for span in transaction["spans"]
+        )
+        notes.append(
+            f"peer sends a transaction {transaction['name']!r} (op {transaction['op']}, status "
+            f"{transaction['status']}, tags: {', '.join(transaction['tags']) or 'none'}, "
+            f"trace data: {', '.join(transaction['data']) or 'none'})"
+            + (f" with spans: {spans}" if spans else ", no child span")
+        )
+    if ours["metrics"]:
+        notes.append(f"peer records no metrics; ours records {', '.join(sorted(ours['metrics']))}")
     return notes
 
 

@@ -1,10 +1,12 @@
-"""The two benchmark virtual environments, created on demand with uv and cached.
+"""The three benchmark virtual environments, created on demand with uv and cached.
 
 ``.venv-bench-upstream``  the upstream contrib instrumentors from PyPI, the SDK, the libraries.
 ``.venv-bench``           our distributions (editable), the SDK, the libraries; every distribution
                           it shares with the upstream venv is constrained to the version resolved
                           there (upstream pins its semantic-conventions release, which picks the
                           SDK), so all variants run the same OpenTelemetry and library code.
+``.venv-bench-peer``      sentry-sdk (the peer), the SDK and the libraries it has integrations
+                          for, constrained the same way.
 
 Each venv keeps a stamp of what it was built from; a changed workload requirement, pyproject.toml
 or interpreter rebuilds it, anything else reuses it (our code is installed editable).
@@ -23,18 +25,29 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from workloads import Workload
+from workloads import PEER_REQUIREMENT, Workload
 
-__all__ = ["BENCH_VENV", "ROOT", "UPSTREAM_VENV", "EnvError", "ensure_envs", "venv_python"]
+__all__ = [
+    "BENCH_VENV",
+    "PEER_VENV",
+    "ROOT",
+    "UPSTREAM_VENV",
+    "EnvError",
+    "ensure_envs",
+    "venv_python",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_VENV = ROOT / ".venv-bench"
 UPSTREAM_VENV = ROOT / ".venv-bench-upstream"
+PEER_VENV = ROOT / ".venv-bench-peer"
 _STAMP = ".bench-stamp"
 _FORMAT = 1  # bump to rebuild every bench venv after a change to this file
 
 # Installed in both venvs; the versions are whatever the upstream venv resolves.
 _SDK = ("opentelemetry-api", "opentelemetry-sdk")
+# In every venv: the WSGI server of the throughput view (benchmarks/throughput.py).
+_TOOLS = ("gunicorn",)
 
 
 class EnvError(Exception):
@@ -106,7 +119,7 @@ def _locked() -> Iterator[None]:
 
 
 def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[str, Path]:
-    """Build (or reuse) both venvs for ``workloads``; returns the python of each variant."""
+    """Build (or reuse) the venvs for ``workloads``; returns the python of each variant."""
     workloads = list(workloads)
     packages = sorted({p for w in workloads for p in w.packages})
     upstream_packages = sorted({p for w in workloads for p in w.upstream_packages})
@@ -117,7 +130,7 @@ def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[st
             {
                 "format": _FORMAT,
                 "python": interpreter,
-                "requirements": [*_SDK, *packages, *upstream_packages],
+                "requirements": [*_SDK, *_TOOLS, *packages, *upstream_packages],
             }
         )
         if refresh or not _fresh(UPSTREAM_VENV, upstream_digest):
@@ -126,7 +139,7 @@ def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[st
             _install(
                 uv,
                 UPSTREAM_VENV,
-                [*_SDK, *packages, *upstream_packages],
+                [*_SDK, *_TOOLS, *packages, *upstream_packages],
                 f"installing into {UPSTREAM_VENV.name}",
             )
             (UPSTREAM_VENV / _STAMP).write_text(upstream_digest)
@@ -140,7 +153,7 @@ def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[st
             {
                 "format": _FORMAT,
                 "python": interpreter,
-                "requirements": [*_SDK, *packages],
+                "requirements": [*_SDK, *_TOOLS, *packages],
                 "constraints": frozen,
                 "local": {
                     str(path.relative_to(ROOT)): (path / "pyproject.toml").read_text()
@@ -157,10 +170,34 @@ def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[st
             _install(
                 uv,
                 BENCH_VENV,
-                ["-c", str(constraints), *_SDK, *packages, *editables],
+                ["-c", str(constraints), *_SDK, *_TOOLS, *packages, *editables],
                 f"installing into {BENCH_VENV.name}",
             )
             (BENCH_VENV / _STAMP).write_text(bench_digest)
+
+        # The peer: sentry-sdk beside the same SDK and libraries (its workers still report
+        # through the OpenTelemetry SDK set-up, which stays idle there).
+        peer_packages = sorted({p for w in workloads if w.peer is not None for p in w.packages})
+        peer_digest = _digest(
+            {
+                "format": _FORMAT,
+                "python": interpreter,
+                "requirements": [*_SDK, *_TOOLS, PEER_REQUIREMENT, *peer_packages],
+                "constraints": frozen,
+            }
+        )
+        if refresh or not _fresh(PEER_VENV, peer_digest):
+            _log(f"building {PEER_VENV.name} ({PEER_REQUIREMENT})")
+            _create(uv, PEER_VENV)
+            constraints = PEER_VENV / "upstream-constraints.txt"
+            constraints.write_text(frozen)
+            _install(
+                uv,
+                PEER_VENV,
+                ["-c", str(constraints), *_SDK, *_TOOLS, PEER_REQUIREMENT, *peer_packages],
+                f"installing into {PEER_VENV.name}",
+            )
+            (PEER_VENV / _STAMP).write_text(peer_digest)
 
     bench, upstream = venv_python(BENCH_VENV), venv_python(UPSTREAM_VENV)
     return {
@@ -169,6 +206,7 @@ def ensure_envs(workloads: Iterable[Workload], refresh: bool = False) -> dict[st
         "bare+floor": bench,
         "instrumentarium": bench,
         "upstream": upstream,
+        "peer": venv_python(PEER_VENV),
     }
 
 

@@ -1,135 +1,414 @@
 """The floor: what the OpenTelemetry SDK alone costs for the telemetry of one call.
 
-``capture`` runs one ``instrumentarium`` call of a workload against a recording SDK and keeps what
-it emitted: the span's name, kind and scope, the attributes it was started with, the attributes
-set after the start, its status, and every metric data point. ``replay`` turns that into a loop
-body that makes only the SDK/API calls an instrumented request needs, with the same values::
+``capture`` runs a workload's ``instrumentarium`` call against a recording SDK, twice (the first
+call warms caches and creates lazy instruments), and records every SDK/API call the second one
+made, in order, with its arguments: the span starts (name, kind, scope, attributes, parent),
+``context.attach``/``detach``, ``set_attribute(s)``, ``set_status``, ``update_name``, ``end``,
+each instrument's ``record``/``add`` (with the ``context`` it was given) and the propagator's
+``inject``/``extract``. Nothing is assumed: a Redis call that never injects replays no inject.
 
-    parent = extract(carrier)                        # server kinds; client kinds inject instead
-    span = tracer.start_span(name, parent, kind, attributes=<captured>, start_time=...)
-    token = attach(set_span_in_context(span, parent))
-    up_down_counter.add(+1, <captured>)
-    span.set_attribute(...)                          # e.g. the status code
-    detach(token); span.end()
-    histogram.record(duration, <captured>, context=ctx)
-    up_down_counter.add(-1, <captured>)
+``compile_replay`` turns that recipe into straight-line Python source (no interpreter loop over
+a list of steps, so the floor carries no dispatch cost of its own), for example::
 
-Each metric is replayed with the kind of instrument the instrumentor created (the capture
-records it): a synchronous instrument costs a measurement per call, an observable one only a
-callback when the SDK collects, so it costs nothing per call here either. Attribute dicts are
-built once: building them is the instrumentor's work, not the SDK's. Because the recipe is
-captured from our own output on every run, the floor follows what we emit.
+    p0 = extract(carrier, getter=getter)
+    s0 = start_span(name0, p0, kind=kind0, attributes=attrs0, start_time=time_ns())
+    c0 = set_span_in_context(s0, p0)
+    t0 = attach(c0)
+    s0.set_attribute(key0, value0)
+    detach(t0)
+    s0.end()
+    m0.record(v0, a0, context=c0)
+
+Metric values are the ones captured (a duration lands in the same bucket); attribute dicts are
+built once, since building them is the instrumentor's work, not the SDK's. Each thread's calls
+(a gRPC server handler runs in its own) are replayed as one block, the blocks in the order of
+their last call. An observable instrument costs nothing per call (the SDK calls it back at
+collection).
+
+With ``timed=True`` the same source also times each call with ``perf_counter_ns`` into one slot
+per *step* (``Step``: "start_span", "attach/detach", "http.server.duration.record", ...): the
+decomposition of the floor. ``decompose`` subtracts the cost of an empty timed interval.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import sys
+import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagate import extract, inject
-from opentelemetry.propagators.textmap import Getter
+from opentelemetry.propagators.textmap import Getter, TextMapPropagator
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import Histogram, InMemoryMetricReader, Sum
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import Span, Tracer, TracerProvider
+from opentelemetry.trace import SpanKind, Status
 from opentelemetry.util.types import AttributeValue
 from workloads import Call, Providers, Workload
 
-__all__ = ["EnvironGetter", "MetricRecipe", "Recipe", "capture", "describe", "replay"]
+__all__ = [
+    "EnvironGetter",
+    "Instrument",
+    "Op",
+    "Recipe",
+    "SpanStart",
+    "capture",
+    "capture_isolated",
+    "compile_replay",
+    "decompose",
+    "empty_intervals",
+    "describe",
+    "replay",
+    "step_counts",
+    "timed_replay",
+]
 
 Attributes = dict[str, AttributeValue]
 
-
-@dataclass(frozen=True)
-class MetricRecipe:
-    """One instrument and the attribute sets of its data points after one call."""
-
-    name: str
-    unit: str
-    description: str
-    kind: str  # the meter's create_* method without "create_": "histogram", "counter", ...
-    points: tuple[Attributes, ...]
-    boundaries: Optional[tuple[float, ...]] = None
+# The instrument kinds a recipe can hold; observable ones cost nothing per call.
+_SYNC = ("histogram", "counter", "up_down_counter", "gauge")
+_OBSERVABLE = ("observable_counter", "observable_up_down_counter", "observable_gauge")
+_METHOD = {"histogram": "record", "counter": "add", "up_down_counter": "add", "gauge": "set"}
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """Everything one instrumented call handed to the SDK."""
+class SpanStart:
+    """One ``start_span`` call: what the span was started with, and from which parent.
+
+    ``parent`` is ``("extracted", i)`` (the context the i-th extract returned), ``("span", j)``
+    (a context holding span j), or ``("current",)`` (no context given: the current one).
+    """
 
     name: str
     kind: SpanKind
     scope: tuple[str, Optional[str], Optional[str]]  # name, version, schema URL
-    start_attributes: Attributes
-    later_attributes: tuple[tuple[str, AttributeValue], ...]
-    status: Optional[Status]
-    metrics: tuple[MetricRecipe, ...]
-    # Further spans of the same call (a client and a server in one process), replayed before
-    # this one in the order they ended; their metrics are in ``metrics`` above.
-    extra: tuple[Recipe, ...] = ()
+    attributes: Attributes
+    parent: tuple[Any, ...] = ("current",)
+    start_time: bool = False  # the instrumentor passed its own start time
 
 
-class _StartRecorder(SpanProcessor):
-    """Keeps each span's attributes as they were at start, and the ended spans."""
+@dataclass(frozen=True)
+class Instrument:
+    """One instrument the instrumentor created (its meter's ``create_<kind>``)."""
+
+    name: str
+    kind: str
+    unit: str = ""
+    description: str = ""
+    boundaries: Optional[tuple[float, ...]] = None
+    scope: tuple[str, Optional[str], Optional[str]] = ("floor", None, None)
+    points: tuple[Attributes, ...] = ()  # observable: the attribute sets its callback reports
+
+
+@dataclass(frozen=True)
+class Op:
+    """One SDK/API call, in the order made.
+
+    ``call`` is one of: extract, inject, start_span, attach, detach, set_attribute,
+    set_attributes, set_status, update_name, add_event, end, measure. ``span`` is the index of the
+    span it concerns (start_span: the span it started); ``target`` the context it was given:
+    ``("span", j)``, ``("extracted", i)``, ``("current",)`` or ``("other",)``; ``ref`` the op
+    it pairs with (detach: its attach) or the instrument index (measure); ``args`` the values.
+    """
+
+    call: str
+    span: int = -1
+    target: tuple[Any, ...] = ("current",)
+    ref: int = -1
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything one instrumented call handed to the SDK, in order."""
+
+    spans: tuple[SpanStart, ...]
+    instruments: tuple[Instrument, ...]
+    ops: tuple[Op, ...]
+
+
+# --- capture ------------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """Notes every SDK/API call made while ``active``, from any thread."""
 
     def __init__(self) -> None:
-        self.started: list[Attributes] = []
-        self.started_by_id: dict[int, Attributes] = {}
-        self.ended: list[ReadableSpan] = []
+        self.active = False
+        self.events: list[tuple[int, Op]] = []  # (thread id, op)
+        self.spans: list[SpanStart] = []
+        # id(span object) -> index, and the objects: by identity, not span id (a gRPC server's
+        # remote parent carries the client span's id, but it is not the client span)
+        self.span_ids: dict[int, int] = {}
+        self.span_objects: list[object] = []
+        self.ended: set[int] = set()
+        self.instruments: list[Instrument] = []
+        # Keyed by id(): the objects are kept too, so that no id is reused while capturing.
+        self.extracted: dict[int, tuple[int, Context]] = {}  # id -> extract number, context
+        self.tokens: dict[int, tuple[int, object]] = {}  # id -> index of its attach, token
+        self._local = threading.local()
+        self._lock = threading.Lock()
 
-    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
-        attributes = dict(span.attributes or {})
-        self.started.append(attributes)
-        self.started_by_id[span.get_span_context().span_id] = attributes
+    def reset(self) -> None:
+        """Forget the calls of an earlier capture attempt (the instruments stay)."""
+        self.events.clear()
+        self.spans.clear()
+        self.span_ids.clear()
+        self.span_objects.clear()
+        self.ended.clear()
+        self.extracted.clear()
+        self.tokens.clear()
 
-    def on_end(self, span: ReadableSpan) -> None:
-        self.ended.append(span)
+    def events_only(self) -> list[Op]:
+        return [op for _, op in self.events]
+
+    def outermost(self) -> bool:
+        """True for a call made by the instrumentor, not by the SDK inside another noted call
+        (``set_attribute`` calls ``set_attributes``, ``start_as_current_span`` calls
+        ``start_span``...)."""
+        return self.active and not getattr(self._local, "depth", 0)
+
+    def enter(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+
+    def leave(self) -> None:
+        self._local.depth -= 1
+
+    def add(self, op: Op) -> int:
+        with self._lock:
+            self.events.append((threading.get_ident(), op))
+            return len(self.events) - 1
+
+    def span_index(self, span: object) -> int:
+        return self.span_ids.get(id(span), -1)
+
+    def target(self, ctx: Optional[Context]) -> tuple[Any, ...]:
+        """What a context argument was, in replayable terms."""
+        if ctx is None:
+            return ("current",)
+        index = self.span_index(trace.get_current_span(ctx))
+        if index >= 0:
+            return ("span", index)
+        if id(ctx) in self.extracted:
+            return ("extracted", self.extracted[id(ctx)][0])
+        return ("other",)
+
+
+def _noting(recorder: _Recorder, method: Callable[..., Any], note: Callable[..., Any]) -> Any:
+    """``method`` wrapped so that an outermost call is noted by ``note(result, *args)``."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not recorder.outermost():
+            return method(*args, **kwargs)
+        recorder.enter()
+        try:
+            result = method(*args, **kwargs)
+            note(result, *args, **kwargs)
+        finally:
+            recorder.leave()
+        return result
+
+    return wrapper
+
+
+def _scope(span: Any) -> tuple[str, Optional[str], Optional[str]]:
+    scope = getattr(span, "instrumentation_scope", None)
+    return (scope.name, scope.version, scope.schema_url) if scope else ("floor", None, None)
+
+
+def _patch_tracing(recorder: _Recorder) -> None:
+    """Note span calls on the SDK's classes (this runs in a forked child, never in a worker)."""
+
+    def started(
+        span: Any,
+        tracer: Any,
+        name: str,
+        context: Optional[Context] = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Optional[Mapping[str, Any]] = None,
+        links: Any = None,
+        start_time: Optional[int] = None,
+        *_: Any,
+        **__: Any,
+    ) -> None:
+        index = len(recorder.spans)
+        parent = recorder.target(context) if context is not None else ("current",)
+        recorder.spans.append(
+            SpanStart(
+                name, kind, _scope(span), dict(attributes or {}), parent, start_time is not None
+            )
+        )
+        recorder.span_ids[id(span)] = index
+        recorder.span_objects.append(span)
+        recorder.add(Op("start_span", span=index))
+
+    Tracer.start_span = _noting(recorder, Tracer.start_span, started)  # type: ignore[method-assign]
+
+    def span_call(call: str) -> Callable[..., None]:
+        def note(result: Any, span: Any, *args: Any, **kwargs: Any) -> None:
+            index = recorder.span_index(span)
+            if index < 0:
+                return
+            if call == "end":
+                recorder.ended.add(index)
+                args = ()
+            elif call == "set_attributes":
+                args = (dict(args[0] if args else kwargs.get("attributes", {})),)
+            elif call == "set_status" and not isinstance(args[0], Status):
+                args = (Status(args[0], *args[1:]),)
+            elif call == "add_event":
+                args = (args[0] if args else kwargs["name"], dict(kwargs.get("attributes") or {}))
+            recorder.add(Op(call, span=index, args=tuple(args)))
+
+        return note
+
+    for call in (
+        "set_attribute",
+        "set_attributes",
+        "set_status",
+        "update_name",
+        "add_event",
+        "end",
+    ):
+        setattr(Span, call, _noting(recorder, getattr(Span, call), span_call(call)))
+
+    runtime = otel_context._RUNTIME_CONTEXT  # what context.attach/detach delegate to
+
+    def attached(token: Any, ctx: Context) -> None:
+        index = recorder.add(Op("attach", target=recorder.target(ctx)))
+        recorder.tokens[id(token)] = (index, token)
+
+    def detached(result: Any, token: Any) -> None:
+        recorder.add(Op("detach", ref=recorder.tokens.get(id(token), (-1, None))[0]))
+
+    runtime.attach = _noting(recorder, runtime.attach, attached)  # type: ignore[method-assign]
+    runtime.detach = _noting(recorder, runtime.detach, detached)  # type: ignore[method-assign]
+
+
+class _RecordingPropagator(TextMapPropagator):
+    """The global propagator, with each inject and extract noted."""
+
+    def __init__(self, inner: TextMapPropagator, recorder: _Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def extract(self, carrier: Any, context: Optional[Context] = None, getter: Any = None) -> Any:
+        kwargs = {} if getter is None else {"getter": getter}
+        result = self._inner.extract(carrier, context, **kwargs)
+        if self._recorder.outermost():
+            number = sum(1 for _, op in self._recorder.events if op.call == "extract")
+            self._recorder.extracted[id(result)] = (number, result)
+            self._recorder.add(Op("extract", ref=number))
+        return result
+
+    def inject(self, carrier: Any, context: Optional[Context] = None, setter: Any = None) -> None:
+        kwargs = {} if setter is None else {"setter": setter}
+        if self._recorder.outermost():
+            self._recorder.add(Op("inject", target=self._recorder.target(context)))
+        self._inner.inject(carrier, context, **kwargs)
+
+    @property
+    def fields(self) -> set[str]:
+        return self._inner.fields
+
+
+class _RecordingInstrument:
+    """A synchronous instrument whose measurements are noted (record, add, set)."""
+
+    def __init__(self, inner: Any, index: int, recorder: _Recorder) -> None:
+        self._inner = inner
+        self._index = index
+        self._recorder = recorder
+
+    def _measure(
+        self, method: str, amount: Any, attributes: Any = None, context: Any = None
+    ) -> Any:
+        recorder = self._recorder
+        if recorder.outermost():
+            target = recorder.target(context) if context is not None else ("current",)
+            recorder.add(
+                Op("measure", target=target, ref=self._index, args=(amount, dict(attributes or {})))
+            )
+        kwargs = {} if context is None else {"context": context}
+        return getattr(self._inner, method)(amount, attributes, **kwargs)
+
+    def record(self, amount: Any, attributes: Any = None, context: Any = None) -> Any:
+        return self._measure("record", amount, attributes, context)
+
+    def add(self, amount: Any, attributes: Any = None, context: Any = None) -> Any:
+        return self._measure("add", amount, attributes, context)
+
+    def set(self, amount: Any, attributes: Any = None, context: Any = None) -> Any:
+        return self._measure("set", amount, attributes, context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class _RecordingMeter:
-    """A meter that notes the kind of every instrument created through it."""
+    """A meter that notes every instrument created through it and wraps the synchronous ones."""
 
-    def __init__(self, meter: Meter, kinds: dict[str, str]) -> None:
+    def __init__(self, meter: Any, recorder: _Recorder) -> None:
         self._meter = meter
-        self._kinds = kinds
+        self._recorder = recorder
 
     def __getattr__(self, attribute: str) -> Any:
         value = getattr(self._meter, attribute)
         if not attribute.startswith("create_"):
             return value
-        kinds = self._kinds
+        kind = attribute[len("create_") :]
+        recorder = self._recorder
+        scope_info = getattr(self._meter, "_instrumentation_scope", None)
+        scope = (
+            (scope_info.name, scope_info.version, scope_info.schema_url)
+            if scope_info
+            else ("floor", None, None)
+        )
 
         def create(name: str, *args: Any, **kwargs: Any) -> Any:
-            kinds[name] = attribute[len("create_") :]
-            return value(name, *args, **kwargs)
+            instrument = value(name, *args, **kwargs)
+            unit = kwargs.get("unit", args[0] if args and kind in _SYNC else "") or ""
+            description = kwargs.get("description", args[1] if len(args) > 1 else "") or ""
+            if kind in _OBSERVABLE:
+                unit = kwargs.get("unit", "") or ""
+                description = kwargs.get("description", "") or ""
+            advisory = kwargs.get("explicit_bucket_boundaries_advisory")
+            boundaries = tuple(advisory) if advisory is not None else None
+            recorder.instruments.append(
+                Instrument(name, kind, unit, description, boundaries, scope)
+            )
+            if kind not in _SYNC:
+                return instrument
+            return _RecordingInstrument(instrument, len(recorder.instruments) - 1, recorder)
 
         return create
 
 
 class _RecordingMeterProvider(MeterProvider):
-    def __init__(self, reader: InMemoryMetricReader) -> None:
+    def __init__(self, reader: InMemoryMetricReader, recorder: _Recorder) -> None:
         super().__init__(metric_readers=[reader])
-        self.kinds: dict[str, str] = {}
+        self._recorder = recorder
 
     def get_meter(self, *args: Any, **kwargs: Any) -> Any:
-        return _RecordingMeter(super().get_meter(*args, **kwargs), self.kinds)
+        return _RecordingMeter(super().get_meter(*args, **kwargs), self._recorder)
 
 
 def capture_isolated(workload: Workload) -> Recipe:
-    """``capture`` in a forked child, so this process stays uninstrumented.
+    """``capture`` in a forked child, so this process stays uninstrumented and unpatched.
 
     Instrumentors that patch globally (Django's middleware, requests, urllib3, redis) would
     otherwise stay active, and the ``bare`` half of ``bare+floor`` would not be bare.
     """
     if not hasattr(os, "fork"):  # pragma: no cover - not on this project's platforms
-        return capture(workload)
+        raise RuntimeError("the floor needs os.fork")
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: capture, send the recipe, leave without running exit handlers
@@ -153,85 +432,109 @@ def capture_isolated(workload: Workload) -> Recipe:
 
 
 def capture(workload: Workload) -> Recipe:
-    """Run one ``instrumentarium`` call of ``workload`` and record what reached the SDK."""
-    recorder = _StartRecorder()
+    """Make two ``instrumentarium`` calls of ``workload`` and record what the second one handed
+    to the SDK. Patches the SDK's classes: call it in a process of its own."""
+    recorder = _Recorder()
+    _patch_tracing(recorder)
+    propagate.set_global_textmap(_RecordingPropagator(propagate.get_global_textmap(), recorder))
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(recorder)
     reader = InMemoryMetricReader()
-    meter_provider = _RecordingMeterProvider(reader)
-    workload.instrumentarium(Providers(tracer_provider, meter_provider))()
-    expected = workload.spans_per_call
-    if len(recorder.ended) != expected or len(recorder.started) != expected:
-        raise RuntimeError(
-            f"the floor needs {expected} span(s) per call; {workload.name} started "
-            f"{len(recorder.started)} and ended {len(recorder.ended)}"
+    meter_provider = _RecordingMeterProvider(reader, recorder)
+    call = workload.instrumentarium(Providers(tracer_provider, meter_provider))
+    call()  # warm-up: lazy instruments and caches
+    problem = unusual = ""
+    for _ in range(_ATTEMPTS):
+        recorder.reset()
+        recorder.active = True
+        call()
+        recorder.active = False
+        problem = _wrong_spans(recorder, workload.spans_per_call)
+        unusual = _unmeasured(recorder, reader)
+        if not problem and not unusual:
+            break
+        print(f"floor: {workload.name}: capturing again: {problem or unusual}", file=sys.stderr)
+    if problem:
+        raise RuntimeError(f"{workload.name}: {problem}")
+    if unusual:  # every call looks so: the instrument is measured now and then, not per call
+        print(f"floor: {workload.name}: {unusual}; the floor has none either", file=sys.stderr)
+    instruments = _with_observed_points(recorder.instruments, reader)
+    return Recipe(tuple(recorder.spans), instruments, _by_thread(recorder.events))
+
+
+# A call whose capture looks incomplete (a span or a measurement missing, e.g. when a background
+# thread of the library interferes) is captured again, this many times at most.
+_ATTEMPTS = 3
+
+
+def _wrong_spans(recorder: _Recorder, spans: int) -> str:
+    """Why the capture of one call cannot be the floor, or "": it needs ``spans`` spans
+    started and ended."""
+    if len(recorder.spans) != spans or len(recorder.ended) != spans:
+        return (
+            f"the floor needs {spans} span(s) per call; one call started "
+            f"{len(recorder.spans)} and ended {len(recorder.ended)}"
         )
-    *others, last = recorder.ended
-    extra = tuple(
-        _span_recipe(span, recorder.started_by_id[span.context.span_id], ()) for span in others
-    )
-    started = recorder.started_by_id[last.context.span_id]
-    return _span_recipe(last, started, _metric_recipes(reader, meter_provider.kinds), extra)
+    return ""
 
 
-def _span_recipe(
-    span: ReadableSpan,
-    started: Attributes,
-    metrics: tuple[MetricRecipe, ...],
-    extra: tuple[Recipe, ...] = (),
-) -> Recipe:
-    later = tuple(
-        (key, value)
-        for key, value in (span.attributes or {}).items()
-        if key not in started or started[key] != value
-    )
-    scope = span.instrumentation_scope
-    return Recipe(
-        name=span.name,
-        kind=span.kind,
-        scope=(scope.name, scope.version, scope.schema_url) if scope else ("floor", None, None),
-        start_attributes=started,
-        later_attributes=later,
-        status=span.status if span.status.status_code is StatusCode.ERROR else None,
-        metrics=metrics,
-        extra=extra,
-    )
-
-
-def _metric_recipes(
-    reader: InMemoryMetricReader, kinds: dict[str, str]
-) -> tuple[MetricRecipe, ...]:
+def _unmeasured(recorder: _Recorder, reader: InMemoryMetricReader) -> str:
+    """The synchronous instruments that have data (an earlier call measured them) but no
+    measurement in the captured call, or "". Kafka's consumer records its receive duration
+    once per fetched batch, not per record: there the captured call rightly has none."""
+    measured = {op.ref for op in recorder.events_only() if op.call == "measure"}
     data = reader.get_metrics_data()
-    recipes: list[MetricRecipe] = []
-    if data is None:
-        return ()
-    for resource_metrics in data.resource_metrics:
+    with_data = {
+        metric.name
+        for resource_metrics in (data.resource_metrics if data else ())
+        for scope_metrics in resource_metrics.scope_metrics
+        for metric in scope_metrics.metrics
+    }
+    missing = [
+        instrument.name
+        for index, instrument in enumerate(recorder.instruments)
+        if instrument.kind in _SYNC and instrument.name in with_data and index not in measured
+    ]
+    return f"no measurement of {', '.join(missing)} in the captured call" if missing else ""
+
+
+def _with_observed_points(
+    instruments: Sequence[Instrument], reader: InMemoryMetricReader
+) -> tuple[Instrument, ...]:
+    """The observable instruments completed with the attribute sets their callbacks reported."""
+    points: dict[str, tuple[Attributes, ...]] = {}
+    data = reader.get_metrics_data()
+    for resource_metrics in data.resource_metrics if data else ():
         for scope_metrics in resource_metrics.scope_metrics:
             for metric in scope_metrics.metrics:
-                points = tuple(dict(p.attributes or {}) for p in metric.data.data_points)
-                boundaries = None
-                if isinstance(metric.data, Histogram):
-                    boundaries = tuple(metric.data.data_points[0].explicit_bounds)
-                    kind = "histogram"
-                elif isinstance(metric.data, Sum):
-                    kind = "counter" if metric.data.is_monotonic else "up_down_counter"
-                else:
-                    raise RuntimeError(f"the floor cannot replay {metric.name}: {metric.data!r}")
-                # What the instrumentor created, when its meter came from our provider.
-                kind = kinds.get(metric.name, kind)
-                if kind not in _REPLAYABLE:
-                    raise RuntimeError(f"the floor cannot replay a {kind} ({metric.name})")
-                recipes.append(
-                    MetricRecipe(
-                        metric.name,
-                        metric.unit or "",
-                        metric.description or "",
-                        kind,
-                        points,
-                        boundaries,
-                    )
+                points[metric.name] = tuple(
+                    dict(point.attributes or {}) for point in metric.data.data_points
                 )
-    return tuple(recipes)
+    return tuple(
+        replace(instrument, points=points.get(instrument.name, ()))
+        if instrument.kind in _OBSERVABLE
+        else instrument
+        for instrument in instruments
+    )
+
+
+def _by_thread(events: Sequence[tuple[int, Op]]) -> tuple[Op, ...]:
+    """The ops of each thread as one block, threads in order of their last op (so the span that
+    ends last in the app ends last in the replay); indices that point at other ops (detach →
+    attach) follow the reordering."""
+    last = {thread: index for index, (thread, _) in enumerate(events)}
+    threads = sorted(last, key=last.__getitem__)
+    order = [i for thread in threads for i, (t, _) in enumerate(events) if t == thread]
+    moved = {old: new for new, old in enumerate(order)}
+    ops = []
+    for old in order:
+        op = events[old][1]
+        if op.call == "detach" and op.ref >= 0:
+            op = Op(op.call, op.span, op.target, moved[op.ref], op.args)
+        ops.append(op)
+    return tuple(ops)
+
+
+# --- replay -------------------------------------------------------------------------------------
 
 
 class EnvironGetter(Getter[Mapping[str, Any]]):
@@ -251,11 +554,6 @@ class EnvironGetter(Getter[Mapping[str, Any]]):
         return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
 
 
-_SECONDS_PER_UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-_OBSERVABLE = ("observable_counter", "observable_up_down_counter", "observable_gauge")
-_REPLAYABLE = ("histogram", "counter", "up_down_counter", *_OBSERVABLE)
-
-
 def _observations(points: tuple[Attributes, ...]) -> Callable[[CallbackOptions], list[Observation]]:
     def observe(options: CallbackOptions) -> list[Observation]:
         return [Observation(0, attrs) for attrs in points]
@@ -263,114 +561,258 @@ def _observations(points: tuple[Attributes, ...]) -> Callable[[CallbackOptions],
     return observe
 
 
-def describe(recipe: Recipe) -> str:
-    """One line: the SDK calls the floor makes per call."""
-    if recipe.extra:
-        return "; then ".join(
-            [
-                *(describe(extra) for extra in recipe.extra),
-                describe(Recipe(**{**recipe.__dict__, "extra": ()})),
+def step(op: Op, recipe: Recipe) -> str:
+    """The decomposition row an op belongs to."""
+    if op.call in ("attach", "detach"):
+        return "attach/detach"
+    if op.call in ("set_attribute", "set_attributes"):
+        return "set_attribute(s)"
+    if op.call == "measure":
+        instrument = recipe.instruments[op.ref]
+        return f"{instrument.name}.{_METHOD[instrument.kind]}"
+    return op.call
+
+
+def step_counts(recipe: Recipe) -> dict[str, int]:
+    """Each step's number of calls per request, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for op in recipe.ops:
+        name = step(op, recipe)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@dataclass
+class _Source:
+    """The replay function's source as it is generated, and the constants it refers to."""
+
+    timed: bool
+    steps: list[str]
+    names: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    contexts: set[int] = field(default_factory=set)  # spans whose context exists already
+    slots: list[int] = field(default_factory=list)  # the slot of each timed interval, in order
+
+    def const(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def emit(self, statement: str, step_name: Optional[str] = None) -> None:
+        if not self.timed or step_name is None:
+            self.lines.append(statement)
+            return
+        slot = self.steps.index(step_name)
+        self.slots.append(slot)
+        self.lines += ["_t = _pc()", statement, f"_acc[{slot}] += _pc() - _t"]
+
+
+def _parent(source: _Source, parent: tuple[Any, ...]) -> str:
+    if parent[0] == "extracted":
+        return f"p{parent[1]}"
+    if parent[0] == "span":
+        return f"c{parent[1]}"
+    return "None"
+
+
+def _context(source: _Source, target: tuple[Any, ...], recipe: Recipe, step_name: str) -> str:
+    """The expression for a context argument; a span's context is made the first time one is
+    needed, timed with the step that needs it."""
+    if target[0] == "span":
+        index = target[1]
+        if index not in source.contexts:
+            source.contexts.add(index)
+            parent = _parent(source, recipe.spans[index].parent)
+            source.emit(f"c{index} = set_span_in_context(s{index}, {parent})", step_name)
+        return f"c{index}"
+    if target[0] == "extracted":
+        return f"p{target[1]}"
+    return "get_current()"
+
+
+def compile_replay(recipe: Recipe, carrier: Mapping[str, Any], timed: bool = False) -> str:
+    """The source of ``def call()`` (``def call(_acc)`` when ``timed``); its names come from
+    ``replay``'s namespace. The floor worker reports it (``floor_source`` in the JSON)."""
+    source = _Source(timed, list(step_counts(recipe)))
+    return _generate(recipe, source)
+
+
+def _generate(recipe: Recipe, source: _Source) -> str:
+    for position, op in enumerate(recipe.ops):
+        name = step(op, recipe)
+        if op.call == "extract":
+            source.emit(f"p{op.ref} = extract(carrier, getter=getter)", name)
+        elif op.call == "inject":
+            if op.target[0] == "current":
+                source.emit("inject({})", name)
+            else:
+                ctx = _context(source, op.target, recipe, name)
+                source.emit(f"inject({{}}, {ctx})", name)
+        elif op.call == "start_span":
+            span = recipe.spans[op.span]
+            tracer = source.const("tracer", span.scope)
+            args = [
+                source.const("name", span.name),
+                _parent(source, span.parent),
+                f"kind={source.const('kind', span.kind)}",
+                f"attributes={source.const('attrs', span.attributes)}",
             ]
-        )
-    extracts = recipe.kind in (SpanKind.SERVER, SpanKind.CONSUMER)
-    parts = [
-        "extract" if extracts else "inject",
-        f"start_span({recipe.kind.name}, {len(recipe.start_attributes)} attributes)",
-        "attach/detach",
-    ]
-    if recipe.later_attributes:
-        parts.append(f"set_attribute x{len(recipe.later_attributes)}")
-    parts.append("end")
-    for metric in recipe.metrics:
-        calls = {"histogram": "record", "counter": "add", "up_down_counter": "add +1/-1"}
-        if metric.kind in calls:
-            parts.append(f"{metric.name}.{calls[metric.kind]}")
+            if span.start_time:
+                args.append("start_time=time_ns()")
+            source.emit(f"s{op.span} = {tracer}.start_span({', '.join(args)})", name)
+        elif op.call == "attach":
+            ctx = _context(source, op.target, recipe, name)
+            source.emit(f"k{position} = attach({ctx})", name)
+        elif op.call == "detach":
+            source.emit(f"detach(k{op.ref})" if op.ref >= 0 else "pass", name)
+        elif op.call == "measure":
+            instrument = recipe.instruments[op.ref]
+            amount, attributes = op.args
+            call = f"m{op.ref}.{_METHOD[instrument.kind]}"
+            values = f"{source.const('v', amount)}, {source.const('a', attributes)}"
+            if op.target[0] == "current":
+                source.emit(f"{call}({values})", name)
+            else:
+                ctx = _context(source, op.target, recipe, name)
+                source.emit(f"{call}({values}, context={ctx})", name)
+        else:  # span methods: set_attribute(s), set_status, update_name, add_event, end
+            args = ", ".join(source.const("x", value) for value in op.args)
+            source.emit(f"s{op.span}.{op.call}({args})", name)
+    body = source.lines or ["pass"]
+    signature = "def call(_acc):" if source.timed else "def call():"
+    return "\n".join([signature, *(f"    {line}" for line in body)]) + "\n"
+
+
+def _namespace(
+    recipe: Recipe, providers: Providers, carrier: Mapping[str, Any], names: dict[str, Any]
+) -> dict[str, Any]:
+    """The globals the generated function runs with: providers' tracers and instruments, the
+    API functions, and the captured constants."""
+    tracer_provider = providers.tracer_provider
+    meter_provider = providers.meter_provider
+    namespace: dict[str, Any] = {
+        "carrier": carrier,
+        "getter": EnvironGetter() if carrier else None,
+        "extract": extract if carrier else _extract_default,
+        "inject": inject,
+        "set_span_in_context": trace.set_span_in_context,
+        "attach": otel_context.attach,
+        "detach": otel_context.detach,
+        "get_current": otel_context.get_current,
+        "time_ns": time.time_ns,
+        "_pc": time.perf_counter_ns,
+    }
+    for key, value in names.items():
+        if key.startswith("tracer"):
+            name, version, schema_url = value
+            namespace[key] = tracer_provider.get_tracer(name, version, schema_url=schema_url)
         else:
-            parts.append(f"{metric.name} ({metric.kind}: nothing per call)")
-    return ", ".join(parts)
-
-
-def replay(recipe: Recipe, providers: Providers, carrier: dict[str, Any]) -> Call:
-    """A call that makes the SDK/API calls of ``recipe`` against ``providers``."""
-    if recipe.extra:
-        calls = [replay(extra, providers, carrier) for extra in recipe.extra]
-        calls.append(replay(Recipe(**{**recipe.__dict__, "extra": ()}), providers, carrier))
-
-        def several() -> None:
-            for call in calls:
-                call()
-
-        return several
-    name, version, schema_url = recipe.scope
-    tracer = providers.tracer_provider.get_tracer(name, version, schema_url=schema_url)
-    meter = providers.meter_provider.get_meter(name, version, schema_url=schema_url)
-    histograms: list[tuple[Any, Attributes, float]] = []
-    counters: list[tuple[Any, Attributes]] = []
-    up_down_counters: list[tuple[Any, Attributes]] = []
-    for metric in recipe.metrics:
-        if metric.kind == "histogram":
-            instrument: Any = meter.create_histogram(
-                metric.name,
-                unit=metric.unit,
-                description=metric.description,
-                explicit_bucket_boundaries_advisory=list(metric.boundaries or ()),
+            namespace[key] = value
+    meters: dict[tuple[Any, ...], Any] = {}
+    for index, instrument in enumerate(recipe.instruments):
+        if instrument.scope not in meters:
+            name, version, schema_url = instrument.scope
+            meters[instrument.scope] = meter_provider.get_meter(
+                name, version, schema_url=schema_url
             )
-            # ns per unit: a duration in ms is recorded as elapsed_ns / 1e6.
-            divisor = _SECONDS_PER_UNIT.get(metric.unit, 1.0) * 1e9
-            histograms.extend((instrument, attrs, divisor) for attrs in metric.points)
-        elif metric.kind == "counter":
-            instrument = meter.create_counter(metric.name, metric.unit, metric.description)
-            counters.extend((instrument, attrs) for attrs in metric.points)
-        elif metric.kind == "up_down_counter":
-            instrument = meter.create_up_down_counter(metric.name, metric.unit, metric.description)
-            up_down_counters.extend((instrument, attrs) for attrs in metric.points)
-        else:  # observable: reported by a callback at collection, nothing per call
-            create = getattr(meter, f"create_{metric.kind}")
-            create(
-                metric.name,
-                callbacks=[_observations(metric.points)],
-                unit=metric.unit,
-                description=metric.description,
-            )
+        namespace[f"m{index}"] = _create(meters[instrument.scope], instrument, recipe, index)
+    return namespace
 
-    span_name = recipe.name
-    kind = recipe.kind
-    start_attributes = recipe.start_attributes
-    later_attributes = recipe.later_attributes
-    status = recipe.status
-    extracts = kind in (SpanKind.SERVER, SpanKind.CONSUMER)
-    injects = kind in (SpanKind.CLIENT, SpanKind.PRODUCER)
-    getter = EnvironGetter()
-    start_span = tracer.start_span
-    set_span_in_context = trace.set_span_in_context
-    attach = otel_context.attach
-    detach = otel_context.detach
-    time_ns = time.time_ns
 
-    def call() -> None:
-        start = time_ns()
-        parent = extract(carrier, getter=getter) if extracts else None
-        span = start_span(
-            span_name, parent, kind=kind, attributes=start_attributes, start_time=start
+def _extract_default(carrier: Any, getter: Any = None) -> Context:
+    return extract(carrier)
+
+
+def _create(meter: Any, instrument: Instrument, recipe: Recipe, index: int) -> Any:
+    if instrument.kind == "histogram":
+        kwargs: dict[str, Any] = {}
+        if instrument.boundaries is not None:
+            kwargs["explicit_bucket_boundaries_advisory"] = list(instrument.boundaries)
+        return meter.create_histogram(
+            instrument.name, unit=instrument.unit, description=instrument.description, **kwargs
         )
-        ctx = set_span_in_context(span, parent)
-        token = attach(ctx)
-        for counter, attrs in up_down_counters:
-            counter.add(1, attrs)
-        if injects:
-            inject({}, ctx)
-        for key, value in later_attributes:
-            span.set_attribute(key, value)
-        if status is not None:
-            span.set_status(status)
-        detach(token)
-        end = time_ns()
-        span.end(end)
-        for histogram, attrs, divisor in histograms:
-            histogram.record((end - start) / divisor, attrs, context=ctx)
-        for counter, attrs in counters:
-            counter.add(1, attrs)
-        for counter, attrs in up_down_counters:
-            counter.add(-1, attrs)
+    if instrument.kind in _SYNC:
+        create = getattr(meter, f"create_{instrument.kind}")
+        return create(instrument.name, unit=instrument.unit, description=instrument.description)
+    points = instrument.points  # none: its callback reported nothing in the capture either
+    create = getattr(meter, f"create_{instrument.kind}")
+    return create(
+        instrument.name,
+        callbacks=[_observations(points)],
+        unit=instrument.unit,
+        description=instrument.description,
+    )
 
+
+def _function(
+    recipe: Recipe, providers: Providers, carrier: Mapping[str, Any], timed: bool
+) -> tuple[Callable[..., None], _Source]:
+    source = _Source(timed, list(step_counts(recipe)))
+    text = _generate(recipe, source)
+    namespace = _namespace(recipe, providers, carrier, source.names)
+    exec(compile(text, f"<floor replay{' timed' if timed else ''}>", "exec"), namespace)
+    return namespace["call"], source
+
+
+def replay(recipe: Recipe, providers: Providers, carrier: Mapping[str, Any]) -> Call:
+    """A call that makes the SDK/API calls of ``recipe`` against ``providers``."""
+    call, _ = _function(recipe, providers, carrier, timed=False)
     return call
+
+
+def timed_replay(
+    recipe: Recipe, providers: Providers, carrier: Mapping[str, Any]
+) -> tuple[Callable[[list[int]], None], Callable[[list[int]], None], list[str]]:
+    """The replay that adds each step's nanoseconds to ``_acc[slot]``, the same code with every
+    call left out (what the timing itself costs), and the steps in slot order."""
+    call, source = _function(recipe, providers, carrier, timed=True)
+    return call, empty_intervals(source.slots), source.steps
+
+
+def empty_intervals(slots: Sequence[int]) -> Callable[[list[int]], None]:
+    """The timed intervals of a timed replay, in the same slots, with nothing inside: what the
+    timing itself adds to each step, to subtract."""
+    lines = [f"    _t = _pc()\n    _acc[{slot}] += _pc() - _t\n" for slot in slots]
+    namespace: dict[str, Any] = {"_pc": time.perf_counter_ns}
+    text = "def call(_acc):\n" + ("".join(lines) or "    pass\n")
+    exec(compile(text, "<floor timer cost>", "exec"), namespace)
+    return namespace["call"]  # type: ignore[no-any-return]
+
+
+def decompose(
+    steps: Sequence[str], spent_ns: Sequence[int], timer_ns: Sequence[int], calls: int
+) -> dict[str, float]:
+    """µs per request of each step: the time measured in its slot minus what the same timed
+    interval costs empty, over ``calls`` requests (never below zero)."""
+    if calls <= 0:
+        raise ValueError("no calls")
+    return {
+        name: max(spent - empty, 0) / calls / 1000
+        for name, spent, empty in zip(steps, spent_ns, timer_ns)
+    }
+
+
+# --- description --------------------------------------------------------------------------------
+
+
+def describe(recipe: Recipe) -> str:
+    """One line: the SDK/API calls the floor makes per request, in order."""
+    parts: list[str] = []
+    for op in recipe.ops:
+        if op.call == "start_span":
+            span = recipe.spans[op.span]
+            text = f"start_span({span.kind.name}, {len(span.attributes)} attributes)"
+        elif op.call == "measure":
+            text = step(op, recipe)
+        elif op.call == "set_attributes":
+            text = f"set_attributes({len(op.args[0])})"
+        else:
+            text = op.call
+        if parts and parts[-1].split(" x")[0] == text:
+            head, _, times = parts[-1].partition(" x")
+            parts[-1] = f"{head} x{int(times or 1) + 1}"
+        else:
+            parts.append(text)
+    observable = [i.name for i in recipe.instruments if i.kind in _OBSERVABLE]
+    parts += [f"{name} (observable: nothing per call)" for name in observable]
+    return ", ".join(parts) or "nothing"

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from . import decomposition
 from .driver import Budget, WorkloadResult
 from .envs import ROOT
 from .stats import ratio, summarize
@@ -52,20 +53,34 @@ def analyse(result: WorkloadResult) -> dict[str, Any]:
     ours = [v - b for v, b in zip(variants["instrumentarium"].per_call_us, bare)]
     theirs = [v - b for v, b in zip(variants["upstream"].per_call_us, bare)]
     floor_in_app = [v - b for v, b in zip(variants["bare+floor"].per_call_us, bare)]
+    overheads = {
+        "instrumentarium": summarize(ours).as_dict(),
+        "upstream": summarize(theirs).as_dict(),
+        "floor_in_app": summarize(floor_in_app).as_dict(),
+    }
+    ratios = {
+        "ours_over_upstream": _ratios(ours, theirs),
+        "ours_over_floor": _ratios(ours, floor),
+        "ours_over_floor_in_app": _ratios(ours, floor_in_app),
+    }
+    if "peer" in variants:
+        peer = [v - b for v, b in zip(variants["peer"].per_call_us, bare)]
+        overheads["peer"] = summarize(peer).as_dict()
+        ratios["peer_over_ours"] = _ratios(peer, ours)
+    floor_telemetry = variants["floor"].ready["telemetry"]
     return {
         "description": result.workload.description,
         "variants": out_variants,
-        "overhead_us": {
-            "instrumentarium": summarize(ours).as_dict(),
-            "upstream": summarize(theirs).as_dict(),
-            "floor_in_app": summarize(floor_in_app).as_dict(),
-        },
-        "ratios": {
-            "ours_over_upstream": _ratios(ours, theirs),
-            "ours_over_floor": _ratios(ours, floor),
-            "ours_over_floor_in_app": _ratios(ours, floor_in_app),
-        },
-        "floor_calls": variants["floor"].ready["telemetry"].get("floor"),
+        "overhead_us": overheads,
+        "ratios": ratios,
+        "floor_calls": floor_telemetry.get("floor"),
+        "decomposition": decomposition.summarize(
+            floor_telemetry.get("floor_steps", {}),
+            result.decomposition.get("tight", []),
+            result.decomposition.get("in_app", []),
+            floor_us=out_variants["floor"]["median_us"],
+            floor_in_app_us=overheads["floor_in_app"]["median"],
+        ),
         "telemetry": {name: variant.ready["telemetry"] for name, variant in variants.items()},
         "notes": result.notes,
         "round_orders": result.orders,
@@ -110,9 +125,12 @@ def run_metadata(
     library_names: set[str] = set()
     upstream_names: set[str] = set()
     python = ""
+    peer: dict[str, str] = {}
     for result in results:
         bench.update(result.variants["instrumentarium"].ready["versions"])
         upstream.update(result.variants["upstream"].ready["versions"])
+        if "peer" in result.variants:
+            peer.update(result.variants["peer"].ready["versions"])
         library_names.update(result.workload.show_versions)
         upstream_names.update(name for name in upstream if name.startswith("opentelemetry-"))
         python = result.variants["bare"].ready["python"]
@@ -129,6 +147,7 @@ def run_metadata(
         "opentelemetry": {name: bench.get(name) for name in _OTEL},
         "libraries": {name: bench.get(name) for name in sorted(library_names)},
         "upstream": {name: upstream[name] for name in sorted(upstream_names)},
+        "peer": {name: peer[name] for name in ("sentry-sdk",) if name in peer},
         "sdk_setup": _SDK_SETUP,
         "semconv_opt_in": semconv or "default",
         "rounds": budget.rounds,
@@ -145,8 +164,17 @@ def _versions(versions: dict[str, Optional[str]], strip: str = "") -> str:
 
 
 def _us(analysis: dict[str, Any], variant: str) -> str:
-    data = analysis["variants"][variant]
+    data = analysis["variants"].get(variant)
+    if data is None:
+        return "n/a"
     return f"{data['median_us']:.2f} ±{data['iqr_us'] / 2:.2f}"
+
+
+def _with_overhead(analysis: dict[str, Any], variant: str) -> str:
+    overhead = analysis["overhead_us"].get(variant)
+    if overhead is None:
+        return "n/a"
+    return f"{_us(analysis, variant)} (+{overhead['median']:.2f})"
 
 
 def _ratio(summary: Optional[dict[str, Any]]) -> str:
@@ -170,23 +198,26 @@ def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
         f"- OpenTelemetry: {_versions(meta['opentelemetry'], 'opentelemetry-')}",
         f"- libraries: {_versions(meta['libraries'])}",
         f"- upstream: {_versions(meta['upstream'])}",
+        f"- peer: {_versions(meta.get('peer') or {}) or 'none'} (traces_sample_rate=1.0, "
+        "events to a transport that drops them)",
         f"- SDK set-up, every variant: {meta['sdk_setup']}; "
         f"semconv opt-in: {meta['semconv_opt_in']}",
         f"- {meta['rounds']} interleaved rounds (shuffled, seed {meta['seed']}), {batch}, "
         f"{meta['warmup_seconds']:g} s warm-up per variant",
         "",
         "| workload | bare µs | floor µs | instrumentarium µs (overhead) "
-        "| upstream µs (overhead) | ours/upstream | ours/floor | ours/floor in app |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| upstream µs (overhead) | peer µs (overhead) | ours/upstream | peer/ours "
+        "| ours/floor | ours/floor in app |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, analysis in analyses.items():
-        overhead = analysis["overhead_us"]
         ratios = analysis["ratios"]
         lines.append(
             f"| {name} | {_us(analysis, 'bare')} | {_us(analysis, 'floor')} "
-            f"| {_us(analysis, 'instrumentarium')} (+{overhead['instrumentarium']['median']:.2f}) "
-            f"| {_us(analysis, 'upstream')} (+{overhead['upstream']['median']:.2f}) "
-            f"| {_ratio(ratios['ours_over_upstream'])} | {_ratio(ratios['ours_over_floor'])} "
+            f"| {_with_overhead(analysis, 'instrumentarium')} "
+            f"| {_with_overhead(analysis, 'upstream')} | {_with_overhead(analysis, 'peer')} "
+            f"| {_ratio(ratios['ours_over_upstream'])} | {_ratio(ratios.get('peer_over_ours'))} "
+            f"| {_ratio(ratios['ours_over_floor'])} "
             f"| {_ratio(ratios['ours_over_floor_in_app'])} |"
         )
     lines += [
@@ -198,10 +229,25 @@ def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
         "cost for the same span and metrics (1.00 = nothing on top of the SDK). "
         "ours/floor in app: the same, with the floor's SDK calls timed next to the bare "
         "library in one loop (bare+floor minus bare): inside an app they cost more than in the "
-        "floor's tight loop, so this is the fairer yardstick for framework workloads.",
+        "floor's tight loop, so this is the fairer yardstick for framework workloads. "
+        "peer: sentry-sdk with the workload's integration, tracing every request; peer/ours: "
+        "its overhead ÷ ours (above 1: the peer costs more); for client workloads (Redis, "
+        "HTTP clients, gRPC) each call runs in a transaction of its own, since sentry sends "
+        "client spans only inside one.",
     ]
-    lines += ["", "Floor, per call (captured from one instrumentarium call):", ""]
+    lines += ["", "Floor, per call (captured from one instrumentarium call, in order):", ""]
     lines += [f"- {name}: {analysis['floor_calls']}" for name, analysis in analyses.items()]
+    lines += ["", "### Where the floor's time goes", ""]
+    lines.append(
+        "Each SDK/API call of the floor timed on its own (perf_counter_ns around it, less the "
+        "cost of an empty timed interval), per request: tight = the floor's own loop, in app = "
+        "beside the bare library call in one loop (bare+floor). Medians over the "
+        "decomposition batches."
+    )
+    for name, analysis in analyses.items():
+        if analysis.get("decomposition"):  # absent from JSON files of older runs
+            table = decomposition.markdown_table(analysis["decomposition"])
+            lines += ["", f"**{name}**", "", *table]
     notes = [
         f"- {name}: {note}" for name, analysis in analyses.items() for note in analysis["notes"]
     ]

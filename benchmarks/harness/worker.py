@@ -27,44 +27,98 @@ import pstats
 import sys
 import time
 from importlib import metadata
-from typing import Any, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 from workloads import Call, Workload, discover
 
-from .floor import capture_isolated, describe, replay
+from .floor import (
+    capture_isolated,
+    compile_replay,
+    decompose,
+    describe,
+    replay,
+    step_counts,
+    timed_replay,
+)
 from .sdk import BenchSdk, set_default_propagator, span_summary
 
-VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream")
+VARIANTS = ("bare", "floor", "bare+floor", "instrumentarium", "upstream", "peer")
 
 
 class WorkerError(Exception):
     """A check failed: the variant would measure something other than what it claims."""
 
 
-def build(workload: Workload, variant: str, sdk: BenchSdk) -> tuple[Call, Optional[str]]:
-    """The variant's call, and for the floor a line describing the SDK calls it replays."""
-    if variant == "floor":
-        recipe = capture_isolated(workload)
-        return replay(recipe, sdk.providers, workload.carrier()), describe(recipe)
-    if variant == "bare+floor":
-        # The floor's SDK calls next to the bare library, in one loop: the same calls cost
-        # more beside a real app (caches are shared) than in the floor's tight loop.
-        recipe = capture_isolated(workload)
-        floor = replay(recipe, sdk.providers, workload.carrier())
-        bare = workload.bare(sdk.providers)
+Decomposer = Callable[[int], dict[str, Any]]
 
-        def bare_then_floor() -> object:
-            result = bare()
-            floor()
-            return result
 
-        return bare_then_floor, describe(recipe)
+def build(
+    workload: Workload, variant: str, sdk: BenchSdk
+) -> tuple[Call, Optional[dict[str, Any]], Optional[Decomposer]]:
+    """The variant's call; for the floor variants also a line describing the SDK calls it
+    replays with each step's count per request, and what times each step (``decompose N``)."""
+    if variant in ("floor", "bare+floor"):
+        recipe = capture_isolated(workload)
+        carrier = workload.carrier()
+        floor = replay(recipe, sdk.providers, carrier)
+        timed, empty, steps = timed_replay(recipe, sdk.providers, carrier)
+        bare = workload.bare(sdk.providers) if variant == "bare+floor" else None
+        info = {
+            "floor": describe(recipe),
+            "floor_steps": step_counts(recipe),
+            "floor_source": compile_replay(recipe, carrier),
+        }
+        return _floor_call(floor, bare), info, _decomposer(timed, empty, steps, bare)
     setup = {
         "bare": workload.bare,
         "instrumentarium": workload.instrumentarium,
         "upstream": workload.upstream,
+        "peer": workload.peer,
     }[variant]
-    return setup(sdk.providers), None
+    if setup is None:
+        raise WorkerError(f"{workload.name} has no {variant} variant")
+    return setup(sdk.providers), None, None
+
+
+def _floor_call(floor: Call, bare: Optional[Call]) -> Call:
+    if bare is None:
+        return floor
+
+    # The floor's SDK calls next to the bare library, in one loop: the same calls cost more
+    # beside a real app (caches are shared) than in the floor's tight loop.
+    def bare_then_floor() -> object:
+        result = bare()
+        floor()
+        return result
+
+    return bare_then_floor
+
+
+def _decomposer(
+    timed: Callable[[list[int]], None],
+    empty: Callable[[list[int]], None],
+    steps: list[str],
+    bare: Optional[Call],
+) -> Decomposer:
+    """``count`` requests with each SDK call timed (beside the bare call for ``bare+floor``),
+    then as many runs of the same timed intervals left empty: µs per request of each step."""
+
+    def decompose_batch(count: int) -> dict[str, Any]:
+        spent = [0] * len(steps)
+        timer = [0] * len(steps)
+        gc.collect()
+        if bare is None:
+            for _ in range(count):
+                timed(spent)
+        else:
+            for _ in range(count):
+                bare()
+                timed(spent)
+        for _ in range(count):
+            empty(timer)
+        return {"steps": decompose(steps, spent, timer, count), "calls": count}
+
+    return decompose_batch
 
 
 def check_first_call(workload: Workload, variant: str, call: Call, sdk: BenchSdk) -> dict[str, Any]:
@@ -88,10 +142,37 @@ def check_first_call(workload: Workload, variant: str, call: Call, sdk: BenchSdk
         raise WorkerError(f"one call exported {spans} spans through the SDK, expected {expected}")
     if last.end_time is None:
         raise WorkerError("the exported span was not ended")
-    needs_duration = variant != "upstream" or workload.upstream_records_duration
+    # The floor replays what the capture saw (a Kafka record read from the buffer records no
+    # receive duration); our own variant's check covers our metrics.
+    floors = ("floor", "bare+floor")
+    needs_duration = variant not in floors and (
+        variant != "upstream" or workload.upstream_records_duration
+    )
     if needs_duration and not any(name.endswith("duration") for name in metrics):
         raise WorkerError(f"no duration histogram was recorded; metrics: {list(metrics)}")
     return {"span": span_summary(last), "metrics": metrics}
+
+
+def check_peer_call(workload: Workload, call: Call) -> dict[str, Any]:
+    """The peer (sentry-sdk) variant's check: one call returned the expected result and handed
+    its transport the events one request makes (transactions; nothing leaves the process)."""
+    from workloads import _sentry
+
+    result = call()
+    if result != workload.expect:
+        raise WorkerError(f"one call returned {result!r}, expected {workload.expect!r}")
+    transport = _sentry.transport()
+    deadline = time.monotonic() + 5  # a gRPC server's transaction ends in its own thread
+    expected = workload.emitted_per_call("peer")
+    while transport.sent_count() < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # one more would be too many
+    sent = transport.sent_count()
+    if sent != expected:
+        raise WorkerError(
+            f"one call sent {sent} transaction(s) to the peer's transport, expected {expected}"
+        )
+    return {"span": transport.summary(), "metrics": {}}
 
 
 def _versions() -> dict[str, str]:
@@ -114,11 +195,24 @@ def timed(call: Call, count: int) -> int:
     return perf_counter_ns() - start
 
 
-def serve(call: Call, sdk: BenchSdk, out: TextIO) -> None:
+def serve(
+    call: Call,
+    sdk: BenchSdk,
+    out: TextIO,
+    decomposer: Optional[Decomposer] = None,
+    exported: Optional[Callable[[], int]] = None,
+) -> None:
     calls = 1  # the checked first call
+    exported = exported or (lambda: sdk.exporter.exported)
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
-        if command == "run":
+        if command == "decompose" and decomposer is not None:
+            count = int(argument)
+            result = decomposer(count)
+            calls += count
+            sdk.flush()
+            reply = "decomposition " + json.dumps(result)
+        elif command == "run":
             count = int(argument)
             elapsed = timed(call, count)
             calls += count
@@ -128,7 +222,7 @@ def serve(call: Call, sdk: BenchSdk, out: TextIO) -> None:
             reply = f"ok {elapsed}"
         elif command == "stats":
             sdk.flush()
-            reply = "stats " + json.dumps({"calls": calls, "spans": sdk.exporter.exported})
+            reply = "stats " + json.dumps({"calls": calls, "spans": exported()})
         elif command == "quit":
             return
         else:
@@ -173,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         workload = workloads[args.workload]
         set_default_propagator()
         sdk = BenchSdk()
-        call, floor = build(workload, args.variant, sdk)
-        telemetry = check_first_call(workload, args.variant, call, sdk)
+        call, floor, decomposer = build(workload, args.variant, sdk)
+        if args.variant == "peer":
+            telemetry = check_peer_call(workload, call)
+        else:
+            telemetry = check_first_call(workload, args.variant, call, sdk)
         if floor is not None:
-            telemetry["floor"] = floor
+            telemetry.update(floor)
     except Exception as exc:
         out.write("error " + json.dumps(f"{type(exc).__name__}: {exc}") + "\n")
         out.flush()
@@ -194,5 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.write("ready " + json.dumps(ready) + "\n")
     out.flush()
-    serve(call, sdk, out)
+    exported = None
+    if args.variant == "peer":
+        from workloads import _sentry
+
+        exported = _sentry.transport().sent_count
+    serve(call, sdk, out, decomposer, exported)
     return 0

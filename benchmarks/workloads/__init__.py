@@ -23,7 +23,7 @@ import pkgutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -37,6 +37,7 @@ if _ROOT not in sys.path:
     sys.path.append(_ROOT)
 
 __all__ = [
+    "PEER_REQUIREMENT",
     "UPSTREAM_CONTRIB_VERSION",
     "Call",
     "Providers",
@@ -49,6 +50,9 @@ __all__ = [
 # The upstream contrib release we compare against. Every contrib distribution shares this
 # version; bump it here (one line) to benchmark a newer upstream.
 UPSTREAM_CONTRIB_VERSION = "0.66b1"
+
+# The peer: another tracer Python teams pick, in its own venv (never a dependency of ours).
+PEER_REQUIREMENT = "sentry-sdk[grpcio]==2.76.0"  # the extra brings protobuf
 
 
 def upstream_requirement(distribution: str) -> str:
@@ -88,7 +92,11 @@ class Workload:
         upstream_records_duration: False when the upstream instrumentor records no duration
             metric (Redis): its first-call check then asks for the span only.
         spans_per_call: spans one call makes (2 when a client and its server are both
-            instrumented in the worker, as for gRPC); the floor replays each of them.
+            instrumented in the worker, as for gRPC); the floor replays each of them. For the
+            peer: the transactions one call sends.
+        peer: setup function of the peer variant (sentry-sdk, ``workloads/_sentry.py``), or
+            None where the peer has no integration for the library.
+        peer_transactions: transactions the peer sends per call, when not ``spans_per_call``.
     """
 
     name: str
@@ -103,6 +111,14 @@ class Workload:
     show_versions: tuple[str, ...] = ()
     upstream_records_duration: bool = True
     spans_per_call: int = 1
+    peer: Optional[Setup] = None
+    peer_transactions: Optional[int] = None
+
+    def emitted_per_call(self, variant: str) -> int:
+        """Spans one call exports (for the peer: transactions it sends)."""
+        if variant == "peer" and self.peer_transactions is not None:
+            return self.peer_transactions
+        return self.spans_per_call
 
 
 def discover() -> dict[str, Workload]:

@@ -126,6 +126,16 @@ def _upstream(providers: Providers) -> Call:
     return served(_handler(), _carrier())
 
 
+def _peer(providers: Providers) -> Call:
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    from . import _sentry
+
+    _sentry.init(DjangoIntegration())
+    _configure()
+    return served(_handler(), _carrier())
+
+
 WORKLOADS = (
     Workload(
         name="django",
@@ -133,6 +143,7 @@ WORKLOADS = (
         bare=_bare,
         instrumentarium=_instrumentarium,
         upstream=_upstream,
+        peer=_peer,
         carrier=_carrier,
         expect=BODY,
         packages=("django",),

@@ -59,6 +59,15 @@ def _bare_app(providers: Providers) -> flask.Flask:
     return _app()
 
 
+def _peer_app(providers: Providers) -> flask.Flask:
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    from . import _sentry
+
+    _sentry.init(FlaskIntegration())
+    return _app()
+
+
 def _carrier() -> dict[str, object]:
     return build_environ(PATH, QUERY)
 
@@ -89,6 +98,10 @@ def _client_upstream(providers: Providers) -> Call:
     return _test_client(_upstream_app(providers))
 
 
+def _client_peer(providers: Providers) -> Call:
+    return _test_client(_peer_app(providers))
+
+
 # --- flask-wsgi: the app as a WSGI callable ---------------------------------------------------
 
 
@@ -104,6 +117,10 @@ def _wsgi_upstream(providers: Providers) -> Call:
     return served(_upstream_app(providers), _carrier())
 
 
+def _wsgi_peer(providers: Providers) -> Call:
+    return served(_peer_app(providers), _carrier())
+
+
 _PACKAGES = ("flask",)
 _UPSTREAM = (upstream_requirement("opentelemetry-instrumentation-flask"),)
 _VERSIONS = ("flask", "werkzeug")
@@ -115,6 +132,7 @@ WORKLOADS = (
         bare=_client_bare,
         instrumentarium=_client_instrumentarium,
         upstream=_client_upstream,
+        peer=_client_peer,
         carrier=_carrier,
         expect=BODY,
         packages=_PACKAGES,
@@ -127,6 +145,7 @@ WORKLOADS = (
         bare=_wsgi_bare,
         instrumentarium=_wsgi_instrumentarium,
         upstream=_wsgi_upstream,
+        peer=_wsgi_peer,
         carrier=_carrier,
         expect=BODY,
         packages=_PACKAGES,

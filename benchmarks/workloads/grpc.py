@@ -71,6 +71,21 @@ def _upstream(providers: Providers) -> Any:
     return _channel()
 
 
+def _peer(providers: Providers) -> Any:
+    from sentry_sdk.integrations.grpc import GRPCIntegration
+
+    from . import _sentry
+
+    _sentry.init(GRPCIntegration())  # wraps grpc.server and grpc.insecure_channel
+    return _channel()
+
+
+def _in_transaction(call: Call) -> Call:
+    from . import _sentry
+
+    return _sentry.in_transaction(call, "grpc")
+
+
 def _unary(channel: Any) -> Call:
     call_unary = channel.unary_unary(f"/{SERVICE}/Unary")
 
@@ -103,6 +118,7 @@ WORKLOADS = (
         bare=lambda providers: _unary(_channel()),
         instrumentarium=lambda providers: _unary(_instrumentarium(providers)),
         upstream=lambda providers: _unary(_upstream(providers)),
+        peer=lambda providers: _in_transaction(_unary(_peer(providers))),
         carrier=_carrier,
         expect=REQUEST,
         packages=_PACKAGES,
@@ -117,6 +133,9 @@ WORKLOADS = (
         bare=lambda providers: _stream(_channel()),
         instrumentarium=lambda providers: _stream(_instrumentarium(providers)),
         upstream=lambda providers: _stream(_upstream(providers)),
+        peer=lambda providers: _in_transaction(_stream(_peer(providers))),
+        # sentry-sdk's gRPC server interceptor traces unary-unary handlers only
+        peer_transactions=1,
         carrier=_carrier,
         expect=MESSAGE * STREAM_LENGTH,
         packages=_PACKAGES,

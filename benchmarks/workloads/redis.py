@@ -54,6 +54,21 @@ def _upstream(providers: Providers) -> Any:
     return client
 
 
+def _peer(providers: Providers) -> Any:
+    from sentry_sdk.integrations.redis import RedisIntegration
+
+    from . import _sentry
+
+    _sentry.init(RedisIntegration())
+    return _client()
+
+
+def _in_transaction(call: Call) -> Call:
+    from . import _sentry
+
+    return _sentry.in_transaction(call, "redis")
+
+
 def _get(client: Any) -> Call:
     get = client.get
 
@@ -89,6 +104,7 @@ WORKLOADS = (
         bare=lambda providers: _get(_client()),
         instrumentarium=lambda providers: _get(_instrumentarium(providers)),
         upstream=lambda providers: _get(_upstream(providers)),
+        peer=lambda providers: _in_transaction(_get(_peer(providers))),
         carrier=_carrier,
         expect=VALUE,
         packages=_PACKAGES,
@@ -102,6 +118,7 @@ WORKLOADS = (
         bare=lambda providers: _pipeline(_client()),
         instrumentarium=lambda providers: _pipeline(_instrumentarium(providers)),
         upstream=lambda providers: _pipeline(_upstream(providers)),
+        peer=lambda providers: _in_transaction(_pipeline(_peer(providers))),
         carrier=_carrier,
         expect=VALUE * PIPELINE_LENGTH,
         packages=_PACKAGES,

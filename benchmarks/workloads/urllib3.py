@@ -40,6 +40,14 @@ def _upstream(providers: Providers) -> Call:
     return _client()
 
 
+def _peer(providers: Providers) -> Call:
+    """sentry-sdk's default StdlibIntegration traces http.client, under urllib3."""
+    from . import _sentry
+
+    _sentry.init()
+    return _sentry.in_transaction(_client(), "urllib3")
+
+
 WORKLOADS = (
     Workload(
         name="urllib3",
@@ -47,6 +55,7 @@ WORKLOADS = (
         bare=_bare,
         instrumentarium=_instrumentarium,
         upstream=_upstream,
+        peer=_peer,
         carrier=carrier,
         expect=BODY,
         packages=("urllib3",),

@@ -49,6 +49,15 @@ def _upstream(providers: Providers) -> Call:
     return served(app, _carrier())
 
 
+def _peer(providers: Providers) -> Call:
+    from sentry_sdk.integrations.wsgi import SentryWsgiMiddleware
+
+    from . import _sentry
+
+    _sentry.init()
+    return served(SentryWsgiMiddleware(_hello), _carrier())
+
+
 WORKLOADS = (
     Workload(
         name="wsgi",
@@ -56,6 +65,7 @@ WORKLOADS = (
         bare=_bare,
         instrumentarium=_instrumentarium,
         upstream=_upstream,
+        peer=_peer,
         carrier=_carrier,
         expect=BODY,
         # Werkzeug only builds the environ; the middleware itself needs nothing.
