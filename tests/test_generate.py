@@ -246,18 +246,31 @@ class TestCheck:
         assert (pkg / "__init__.py").read_text() == INIT
         assert (pkg.parents[2] / "README.md").read_text() == README
 
-    def test_a_config_without_markers_is_noted_not_failed(
+    def test_a_config_without_a_readme_marker_fails(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A declared config whose README has no marker yet: a note, exit 0."""
+        """A declared config whose README has no marker: an error naming the file, exit 1."""
         pkg = make_repo(tmp_path)
         (pkg.parents[2] / "README.md").write_text("# foo\n")
         (pkg / "__init__.py").write_text('"""No marker."""\n')
         generate = load_generate()
-        assert generate.main(["--root", str(tmp_path)]) == 0
-        err = capsys.readouterr().err
-        assert "has no options marker" in err
-        assert "Options (generated from FooConfig by scripts/generate):" in err
+        assert generate.main(["--root", str(tmp_path)]) == 1
+        assert "README.md has no options marker" in capsys.readouterr().err
+
+    def test_a_config_without_a_docstring_marker_fails(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The README is marked but no docstring is: an error giving the line to add."""
+        pkg = make_repo(tmp_path)
+        (pkg.parents[2] / "README.md").write_text(
+            "# foo\n\n<!-- begin: options (scripts/generate) -->\n<!-- end: options -->\n"
+        )
+        (pkg / "__init__.py").write_text('"""No marker."""\n')
+        generate = load_generate()
+        assert generate.main(["--root", str(tmp_path)]) == 1
+        assert "Options (generated from FooConfig by scripts/generate):" in (
+            capsys.readouterr().err
+        )
 
 
 def test_repository_options_are_current() -> None:

@@ -51,19 +51,30 @@ MIDDLEWARE_POSITION_ENV: Final = _settings.MIDDLEWARE_POSITION_ENV
 class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures Django requests.
 
-    ``instrument()`` keyword arguments (upstream's):
+    ``instrument()`` takes upstream's keyword arguments.
 
-    * ``tracer_provider``, ``meter_provider``: default to the global ones;
-    * ``excluded_urls``: comma-separated regexes (or a list) searched in the absolute URL
-      without its query; default ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS``, then
-      ``OTEL_PYTHON_EXCLUDED_URLS``;
-    * ``request_hook(span, request)``: after the span starts;
-    * ``response_hook(span, request, response)``: before the span ends;
-    * ``is_sql_commentor_enabled`` (default False), ``commenter_options``: tag SQL queries;
-    * ``middleware_position``: index in ``MIDDLEWARE`` (default 0, or
-      ``OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION``);
-    * ``traced_request_attributes``: request attribute names recorded as span attributes
-      (default ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``).
+    Options (generated from DjangoConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_DJANGO_EXCLUDED_URLS``, then
+      ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
+      the absolute URL without its query (``http://host/path/``, as upstream); a match is neither
+      traced nor measured
+    * ``request_hook`` (default ``None``): ``hook(span, request)``, called when the span starts
+    * ``response_hook`` (default ``None``): ``hook(span, request, response)``, called before the
+      span ends
+    * ``is_sql_commentor_enabled`` (default ``False``): append a sqlcommenter comment to every query
+      a request runs
+    * ``commenter_options`` (default ``None``): tags ``framework``, ``controller``, ``route``,
+      ``app_name``, ``opentelemetry``, ``db_driver``; ``False`` drops one (default: Django's
+      ``SQLCOMMENTER_WITH_*`` settings, else all)
+    * ``middleware_position`` (default ``None``; environment
+      ``OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION``): index in ``MIDDLEWARE`` (0); the keyword wins
+      over the variable; out of range or not an integer: 0, with a warning
+    * ``traced_request_attributes`` (default ``None``; environment
+      ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``): ``HttpRequest`` attributes recorded as ``name =
+      str(value)`` (e.g. ``path_info,content_type``)
+
     """
 
     _placement: Optional[_settings.Placement] = None

@@ -24,12 +24,18 @@ ResponseHook = Callable[[Span, "HttpRequest", "HttpResponseBase"], None]
 class DjangoConfig(Config):
     """Django's options, in the order upstream's ``instrument()`` reads them."""
 
-    tracer_provider: Optional[TracerProvider] = option(None, doc="where spans go (global)")
-    meter_provider: Optional[MeterProvider] = option(None, doc="where metrics go (global)")
+    tracer_provider: Optional[TracerProvider] = option(
+        None, doc="where spans go; None: the global tracer provider"
+    )
+    meter_provider: Optional[MeterProvider] = option(
+        None, doc="where metrics go; None: the global meter provider"
+    )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
         env=("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
-        doc="comma-separated regexes (or a list) searched in the absolute URL without its query",
+        doc="regexes (a comma string or a list) searched (``re.search``) in the absolute URL"
+        " without its query (``http://host/path/``, as upstream); a match is neither traced nor"
+        " measured",
     )
     request_hook: Optional[RequestHook] = option(
         None, doc="``hook(span, request)``, called when the span starts"
@@ -41,13 +47,20 @@ class DjangoConfig(Config):
         False, doc="append a sqlcommenter comment to every query a request runs"
     )
     commenter_options: Optional[Mapping[str, bool]] = option(
-        None, doc="which commenter tags to add (default: Django's ``SQLCOMMENTER_WITH_*``)"
+        None,
+        doc="tags ``framework``, ``controller``, ``route``, ``app_name``, ``opentelemetry``,"
+        " ``db_driver``; ``False`` drops one (default: Django's ``SQLCOMMENTER_WITH_*`` settings,"
+        " else all)",
     )
     middleware_position: Optional[int] = option(
-        None, env="OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION", doc="index in ``MIDDLEWARE`` (0)"
+        None,
+        env="OTEL_PYTHON_DJANGO_MIDDLEWARE_POSITION",
+        doc="index in ``MIDDLEWARE`` (0); the keyword wins over the variable; out of range or not"
+        " an integer: 0, with a warning",
     )
     traced_request_attributes: Optional[list[str]] = option(
         None,
         env="OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS",
-        doc="``HttpRequest`` attributes recorded as span attributes",
+        doc="``HttpRequest`` attributes recorded as ``name = str(value)`` (e.g."
+        " ``path_info,content_type``)",
     )

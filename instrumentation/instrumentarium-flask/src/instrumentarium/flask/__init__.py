@@ -45,15 +45,22 @@ __all__ = ["FlaskInstrumentor", "__version__"]
 class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures Flask requests.
 
-    ``instrument()`` / ``instrument_app()`` keyword arguments (upstream's):
+    ``instrument()`` and ``instrument_app()`` take upstream's keyword arguments.
 
-    * ``request_hook(span, environ)``: after the span starts;
-    * ``response_hook(span, status, response_headers)``: in ``start_response``;
-    * ``tracer_provider``, ``meter_provider``: default to the global ones;
-    * ``excluded_urls``: comma-separated regexes (or a list) searched in the full request URL;
-      default ``OTEL_PYTHON_FLASK_EXCLUDED_URLS``, then ``OTEL_PYTHON_EXCLUDED_URLS``;
-    * ``enable_commenter`` (default True), ``commenter_options``: the SQL commenter tags
-      (``framework``, ``controller``, ``route``) that database instrumentations add to queries.
+    Options (generated from FlaskConfig by scripts/generate):
+    * ``request_hook`` (default ``None``): ``hook(span, environ)``, called when the span starts
+    * ``response_hook`` (default ``None``): ``hook(span, status, response_headers)``, called in
+      ``start_response``
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_FLASK_EXCLUDED_URLS``, then
+      ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
+      the full request URL, query included; a match is neither traced nor measured
+    * ``enable_commenter`` (default ``True``): expose ``framework``, ``controller``, ``route`` to
+      SQL commenters
+    * ``commenter_options`` (default ``None``): which commenter tags to expose: ``{"framework":
+      False}`` drops that one (default: all)
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:

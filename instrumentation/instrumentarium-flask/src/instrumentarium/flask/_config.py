@@ -28,16 +28,23 @@ class FlaskConfig(Config):
     response_hook: Optional[ResponseHook] = option(
         None, doc="``hook(span, status, response_headers)``, called in ``start_response``"
     )
-    tracer_provider: Optional[TracerProvider] = option(None, doc="where spans go (global)")
+    tracer_provider: Optional[TracerProvider] = option(
+        None, doc="where spans go; None: the global tracer provider"
+    )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
         env=("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
-        doc="comma-separated regexes (or a list) searched in the full request URL",
+        doc="regexes (a comma string or a list) searched (``re.search``) in the full request URL,"
+        " query included; a match is neither traced nor measured",
     )
     enable_commenter: bool = option(
         True, doc="expose ``framework``, ``controller``, ``route`` to SQL commenters"
     )
     commenter_options: Optional[Mapping[str, bool]] = option(
-        None, doc='which commenter tags to expose, e.g. ``{"framework": False}``'
+        None,
+        doc='which commenter tags to expose: ``{"framework": False}`` drops that one'
+        " (default: all)",
     )
-    meter_provider: Optional[MeterProvider] = option(None, doc="where metrics go (global)")
+    meter_provider: Optional[MeterProvider] = option(
+        None, doc="where metrics go; None: the global meter provider"
+    )

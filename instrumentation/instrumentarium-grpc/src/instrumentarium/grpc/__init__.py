@@ -86,7 +86,16 @@ class _GrpcInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 class GrpcInstrumentorServer(_GrpcInstrumentor):
     """Traces every call served by a ``grpc.server()`` created after ``instrument()``.
 
-    ``GrpcInstrumentorServer(filter_=...)``; ``instrument()`` takes ``GrpcServerConfig``.
+    ``GrpcInstrumentorServer(filter_=...)``; ``instrument()`` takes:
+
+    Options (generated from GrpcServerConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``filter_`` (default ``None``; environment ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``):
+      ``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a
+      constructor argument); services (``package.Service``) named in the variable, comma-separated,
+      are never traced, filter or not
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+
     """
 
     _active = SERVER
@@ -100,8 +109,25 @@ class GrpcAioInstrumentorServer(_GrpcInstrumentor):
 
 class GrpcInstrumentorClient(_GrpcInstrumentor):
     """Traces every call made through a channel from ``grpc.insecure_channel()`` or
-    ``grpc.secure_channel()`` created after ``instrument()``; ``instrument()`` takes
-    ``GrpcClientConfig``."""
+    ``grpc.secure_channel()`` created after ``instrument()``; ``instrument()`` takes:
+
+    Options (generated from GrpcClientConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``filter_`` (default ``None``; environment ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``):
+      ``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a
+      constructor argument); services (``package.Service``) named in the variable, comma-separated,
+      are never traced, filter or not
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``request_hook`` (default ``None``): ``hook(span, request)``: in the client span, before the
+      call; ``request`` is the message, or the request iterator for client streaming
+    * ``response_hook`` (default ``None``): ``hook(span, response)``: in the client span, after each
+      response message (once for a unary response, per message for a stream)
+    * ``channel_type`` (default ``None``): ``"secure"``: only ``grpc.secure_channel`` is traced; any
+      other value: only ``grpc.insecure_channel``; unset: as the two options below say
+    * ``insecure_channel`` (default ``True``): trace ``grpc.insecure_channel`` channels
+    * ``secure_channel`` (default ``True``): trace ``grpc.secure_channel`` channels
+
+    """
 
     _active = CLIENT
 

@@ -31,16 +31,17 @@ class _GrpcConfig(Config):
     """What both sides take."""
 
     tracer_provider: Optional[TracerProvider] = option(
-        None, doc="the tracer provider; default: the global one"
+        None, doc="where spans go; None: the global tracer provider"
     )
     filter_: Optional[Filter] = option(
         None,
         env=EXCLUDED_SERVICES_ENV,
-        doc="``filter_(details) -> bool``: trace only the calls it accepts; services named in"
-        " the variable (comma-separated) are never traced",
+        doc="``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a"
+        " constructor argument); services (``package.Service``) named in the variable, comma"
+        "-separated, are never traced, filter or not",
     )
     meter_provider: Optional[MeterProvider] = option(
-        None, doc="the meter provider; default: the global one"
+        None, doc="where metrics go; None: the global meter provider"
     )
 
 
@@ -54,10 +55,14 @@ class GrpcClientConfig(_GrpcConfig):
     """The resolved options of a client instrumentor or interceptor."""
 
     request_hook: Optional[RequestHook] = option(
-        None, doc="``hook(span, request)``: in the client span, before the call"
+        None,
+        doc="``hook(span, request)``: in the client span, before the call; ``request`` is the"
+        " message, or the request iterator for client streaming",
     )
     response_hook: Optional[ResponseHook] = option(
-        None, doc="``hook(span, response)``: in the client span, for each response message"
+        None,
+        doc="``hook(span, response)``: in the client span, after each response message (once"
+        " for a unary response, per message for a stream)",
     )
     channel_type: Optional[str] = option(
         None,

@@ -38,7 +38,17 @@ __all__ = ["KafkaInstrumentor", "__version__"]
 class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures kafka-python's ``KafkaProducer`` and ``KafkaConsumer``.
 
-    ``instrument()`` takes the options of ``KafkaConfig`` (upstream's, plus ``meter_provider``).
+    ``instrument()`` takes upstream's keyword arguments, plus ``meter_provider``.
+
+    Options (generated from KafkaConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``produce_hook`` (default ``None``): ``hook(span, args, kwargs)``: inside the producer span,
+      before ``send()`` runs (the headers already carry the span's context)
+    * ``consume_hook`` (default ``None``): ``hook(span, record, args, kwargs)``: inside each
+      record's consumer span, with the arguments of the ``__next__`` / ``poll()`` call that returned
+      it
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:

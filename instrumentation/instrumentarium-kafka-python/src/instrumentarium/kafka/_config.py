@@ -23,7 +23,7 @@ class KafkaConfig(Config):
     """The resolved options of one ``instrument()``."""
 
     tracer_provider: Optional[TracerProvider] = option(
-        None, doc="the tracer provider; default: the global one"
+        None, doc="where spans go; None: the global tracer provider"
     )
     produce_hook: Optional[ProduceHook] = option(
         None,
@@ -36,5 +36,5 @@ class KafkaConfig(Config):
         " arguments of the ``__next__`` / ``poll()`` call that returned it",
     )
     meter_provider: Optional[MeterProvider] = option(
-        None, doc="the meter provider; default: the global one"
+        None, doc="where metrics go; None: the global meter provider"
     )

@@ -55,8 +55,20 @@ __all__ = ["RedisInstrumentor", "__version__"]
 class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces and measures redis-py commands and pipelines (sync, asyncio, cluster).
 
-    ``instrument()`` and ``instrument_client()`` take the options of ``RedisConfig``
-    (upstream's, plus ``meter_provider`` and ``sanitize_query``).
+    ``instrument()`` and ``instrument_client()`` take upstream's keyword arguments, plus
+    ``meter_provider`` and ``sanitize_query``.
+
+    Options (generated from RedisConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``request_hook`` (default ``None``): ``hook(span, instance, args, kwargs)``: before a command
+      is sent (not for pipelines, as upstream)
+    * ``response_hook`` (default ``None``): ``hook(span, instance, response)``: after a command or
+      pipeline returns (``None`` on a pipeline's ``WatchError``)
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``sanitize_query`` (default ``True``; environment
+      ``OTEL_PYTHON_INSTRUMENTATION_SANITIZE_REDIS``): True: ``SET ? ?`` in ``db.statement`` /
+      ``db.query.text``; False: the arguments recorded, each cut to 100 characters
+
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:

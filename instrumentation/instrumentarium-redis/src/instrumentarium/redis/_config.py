@@ -38,20 +38,25 @@ class RedisConfig(Config):
     """The resolved options of one ``instrument()`` or ``instrument_client()``."""
 
     tracer_provider: Optional[TracerProvider] = option(
-        None, doc="the tracer provider; default: the global one"
+        None, doc="where spans go; None: the global tracer provider"
     )
     request_hook: Optional[RequestHook] = option(
-        None, doc="``hook(span, instance, args, kwargs)``: before a command is sent"
+        None,
+        doc="``hook(span, instance, args, kwargs)``: before a command is sent (not for"
+        " pipelines, as upstream)",
     )
     response_hook: Optional[ResponseHook] = option(
-        None, doc="``hook(span, instance, response)``: after a command or pipeline returns"
+        None,
+        doc="``hook(span, instance, response)``: after a command or pipeline returns (``None``"
+        " on a pipeline's ``WatchError``)",
     )
     meter_provider: Optional[MeterProvider] = option(
-        None, doc="the meter provider; default: the global one"
+        None, doc="where metrics go; None: the global meter provider"
     )
     sanitize_query: bool = option(
         True,
         env=SANITIZE_ENV,
         parse=parse_flag,
-        doc="True replaces the arguments by ``?`` in ``db.statement`` / ``db.query.text``",
+        doc="True: ``SET ? ?`` in ``db.statement`` / ``db.query.text``; False: the arguments"
+        " recorded, each cut to 100 characters",
     )

@@ -62,17 +62,19 @@ _detach: Final = otel_context.detach
 class OpenTelemetryMiddleware:
     """WSGI middleware that traces and measures every request of ``wsgi``.
 
-    Args:
-        wsgi: the WSGI application to wrap.
-        request_hook: ``hook(span, environ)``, called once the span has started.
-        response_hook: ``hook(span, environ, status, response_headers)``, called in
-            ``start_response`` before the server's.
-        tracer_provider: defaults to the global one.
-        meter_provider: defaults to the global one.
-        excluded_urls: comma-separated regexes (or a list) searched in the full request URL;
-            defaults to ``OTEL_PYTHON_WSGI_EXCLUDED_URLS``, then ``OTEL_PYTHON_EXCLUDED_URLS``.
+    A raising hook is logged and the request goes on. Besides ``wsgi``, the application to
+    wrap, upstream's keyword arguments.
 
-    A raising hook is logged and the request goes on.
+    Options (generated from WsgiConfig by scripts/generate):
+    * ``request_hook`` (default ``None``): ``hook(span, environ)``, called once the span has started
+    * ``response_hook`` (default ``None``): ``hook(span, environ, status, response_headers)``,
+      called in ``start_response`` before the server's
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
+    * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_WSGI_EXCLUDED_URLS``, then
+      ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
+      the full request URL; a match is neither traced nor measured
+
     """
 
     def __init__(

@@ -30,10 +30,15 @@ class WsgiConfig(Config):
         doc="``hook(span, environ, status, response_headers)``, called in ``start_response``"
         " before the server's",
     )
-    tracer_provider: Optional[TracerProvider] = option(None, doc="defaults to the global one")
-    meter_provider: Optional[MeterProvider] = option(None, doc="defaults to the global one")
+    tracer_provider: Optional[TracerProvider] = option(
+        None, doc="where spans go; None: the global tracer provider"
+    )
+    meter_provider: Optional[MeterProvider] = option(
+        None, doc="where metrics go; None: the global meter provider"
+    )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
         env=("OTEL_PYTHON_WSGI_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
-        doc="comma-separated regexes (or a list) searched in the full request URL",
+        doc="regexes (a comma string or a list) searched (``re.search``) in the full request URL;"
+        " a match is neither traced nor measured",
     )
