@@ -13,6 +13,7 @@ from instrumentarium.util.config import (
     OFF,
     ActiveConfig,
     Config,
+    ProviderConfig,
     compile_patterns,
     env_flag,
     env_list,
@@ -396,3 +397,17 @@ class TestActiveConfig:
             assert not holder.active
         finally:
             del sys.modules[module.__name__]
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithProviders(ProviderConfig):
+    hook: Optional[Callable[[], None]] = option(None, doc="a hook")
+
+
+def test_provider_config_declares_the_providers_first_once() -> None:
+    names = [opt.name for opt in _WithProviders.options()]
+    assert names == ["tracer_provider", "meter_provider", "hook"]
+    provider = object()
+    config = _WithProviders.resolve({"meter_provider": provider, "unknown": 1})
+    assert config.meter_provider is provider
+    assert config.tracer_provider is None

@@ -33,13 +33,18 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, ClassVar, Final, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generic, Optional, TypeVar, Union
 
 from instrumentarium.util.patching import PatchSet
 from instrumentarium.util.safety import warn_once
 
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
 __all__ = [
     "Config",
+    "ProviderConfig",
     "Option",
     "option",
     "ActiveConfig",
@@ -140,6 +145,20 @@ class Config:
                         values[opt.name] = _parse(opt, name, text)
                         break
         return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProviderConfig(Config):
+    """A ``Config`` with the two options every instrumentor takes, declared here once; a
+    subclass's own options follow them."""
+
+    # ruff knows ``option`` returns a field only where it is imported (pyproject.toml).
+    tracer_provider: Optional[TracerProvider] = option(  # noqa: RUF009
+        None, doc="where spans go; None: the global tracer provider"
+    )
+    meter_provider: Optional[MeterProvider] = option(  # noqa: RUF009
+        None, doc="where metrics go; None: the global meter provider"
+    )
 
 
 def _parse(opt: Option, name: str, text: str) -> Any:

@@ -60,7 +60,7 @@ from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig
 from instrumentarium.util.metrics import histogram, shared_meter
 from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.safety import guard
@@ -194,15 +194,8 @@ def _is_ip(host: str) -> bool:
 
 
 @dataclass(frozen=True)
-class HttpClientConfig(Config):
+class HttpClientConfig(ProviderConfig):
     """The options every HTTP client instrumentor has; its ``<Lib>Config`` adds its own."""
-
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
-    )
 
 
 class HttpClientTelemetry:
