@@ -79,7 +79,7 @@ class _GrpcInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         self._active.set_global(GrpcTelemetry(self._config(kwargs), self._active))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         self._active.set_global(None)
 
 
