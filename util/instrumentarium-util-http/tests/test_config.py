@@ -411,3 +411,23 @@ def test_provider_config_declares_the_providers_first_once() -> None:
     config = _WithProviders.resolve({"meter_provider": provider, "unknown": 1})
     assert config.meter_provider is provider
     assert config.tracer_provider is None
+
+
+class _NoWeakref:
+    __slots__ = ("x",)
+
+
+def test_objects_that_cannot_have_their_own_follow_the_global() -> None:
+    """None (a wrapped function's instance), ints and slotted objects: no own configuration,
+    the global one applies, and asking never raises on the per-call path."""
+    holder: ActiveConfig[str] = ActiveConfig("_own", PatchSet([]))
+    holder.set_global("global")
+    try:
+        for obj in (None, 3, _NoWeakref()):
+            assert holder.config_for(obj) == "global"
+            assert holder.own(obj) is None
+            holder.set_own(obj, None)  # forgetting nothing is fine
+            with pytest.raises(TypeError, match="no configuration of its own"):
+                holder.set_own(obj, "own")
+    finally:
+        holder.set_global(None)

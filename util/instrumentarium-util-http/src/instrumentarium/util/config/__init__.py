@@ -214,7 +214,7 @@ class ActiveConfig(Generic[T]):
         try:
             own = obj.__dict__.get(self._attr)
         except AttributeError:
-            own = self._others.get(obj)
+            own = self._other(obj)
         if own is None:
             return self.global_
         return None if own is OFF else own
@@ -224,8 +224,17 @@ class ActiveConfig(Generic[T]):
         try:
             own: Union[T, _Off, None] = obj.__dict__.get(self._attr)
         except AttributeError:
-            own = self._others.get(obj)
+            own = self._other(obj)
         return own
+
+    def _other(self, obj: object) -> Union[T, _Off, None]:
+        """The own configuration of an object without a ``__dict__``; None for one that cannot
+        have any (no weak reference either: None, an int, a slotted object): the global one
+        applies to it, as to a wrapped plain function's missing instance."""
+        try:
+            return self._others.get(obj)
+        except TypeError:
+            return None
 
     def set_own(self, obj: object, config: Union[T, _Off, None]) -> None:
         """Give ``obj`` its own configuration, ``OFF``, or (None) make it follow the global."""
@@ -233,10 +242,18 @@ class ActiveConfig(Generic[T]):
             try:
                 namespace = obj.__dict__
             except AttributeError:
-                if config is None:
-                    self._others.pop(obj, None)
-                else:
-                    self._others[obj] = config
+                try:
+                    if config is None:
+                        self._others.pop(obj, None)
+                    else:
+                        self._others[obj] = config
+                except TypeError:
+                    if config is None:
+                        return  # nothing of its own to forget
+                    raise TypeError(
+                        f"a {type(obj).__name__} object can have no configuration of its own"
+                        " (it has neither a __dict__ nor weak references)"
+                    ) from None
             else:
                 if config is None:
                     namespace.pop(self._attr, None)
