@@ -101,6 +101,8 @@ class _Sdk:
         found: dict[str, list[dict[str, Any]]] = {}
         for resource_metrics in data.resource_metrics if data else ():
             for scope_metrics in resource_metrics.scope_metrics:
+                if scope_metrics.scope.name == "opentelemetry-sdk":
+                    continue  # the SDK's own metrics, which some releases emit
                 for metric in scope_metrics.metrics:
                     found[metric.name] = [dict(p.attributes or {}) for p in metric.data.data_points]
         return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "new-instrumentor"
 BIN = Path(sys.executable).parent
+
+
+def _ruff() -> Path:
+    """ruff of this environment, else of the repository's .venv (a tox environment installs the
+    test group, not the dev tools, but runs after scripts/setup)."""
+    for candidate in (BIN / "ruff", ROOT / ".venv" / "bin" / "ruff"):
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("ruff")
+    if found is None:
+        pytest.fail("ruff is not installed: run scripts/setup (it installs the dev tools)")
+    return Path(found)
+
+
 # A throw-away name longer than any planned one (kafka-python, starlette): the stamped lines
 # must still fit ruff's 100 columns.
 NAME = "throwaway-example"
@@ -57,8 +72,15 @@ def repo(tmp_path: Path) -> Path:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
+    # The stamp formats with the ruff it finds; the copy has no .venv of its own.
+    path = os.pathsep.join([str(_ruff().parent), os.environ.get("PATH", "")])
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=120
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PATH": path},
     )
 
 
@@ -112,7 +134,7 @@ class TestStamp:
         assert f"-e instrumentation/instrumentarium-{NAME}\n" in (repo / "tox.ini").read_text()
         assert '"throw_away"' in (repo / "tests" / "test_startup.py").read_text()
 
-        ruff = BIN / "ruff"
+        ruff = _ruff()
         listed = [str(repo / "tests" / name) for name in ("test_contract.py", "test_startup.py")]
         for command in (["check", "--quiet"], ["format", "--check", "--quiet"]):
             linted = subprocess.run(

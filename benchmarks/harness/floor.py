@@ -394,8 +394,9 @@ class _RecordingMeter:
 
 class _RecordingMeterProvider(MeterProvider):
     def __init__(self, reader: InMemoryMetricReader, recorder: _Recorder) -> None:
-        super().__init__(metric_readers=[reader])
+        # Set first: some SDK releases ask get_meter from __init__ (their own metrics).
         self._recorder = recorder
+        super().__init__(metric_readers=[reader])
 
     def get_meter(self, *args: Any, **kwargs: Any) -> Any:
         return _RecordingMeter(super().get_meter(*args, **kwargs), self._recorder)
