@@ -42,7 +42,7 @@ from instrumentarium.util.http import (
     WsgiRequest,
     traced_request_attrs,
 )
-from instrumentarium.util.safety import guard, safe_hook
+from instrumentarium.util.safety import guard, safe_hook, warn_once
 
 from ._config import DjangoConfig
 from .version import __version__
@@ -127,12 +127,26 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
 
 
 def _traced_attributes(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
-    """``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``: the named request attributes, as text."""
+    """``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``: the named request attributes, as text.
+
+    An attribute whose reading raises (``body`` of a POST over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    raises ``RequestDataTooBig``) is left out and logged once: the rest of the span stands.
+    """
     traced: dict[str, str] = {}
     for name in names:
-        value = getattr(request, name, None)
-        if value is not None:
-            traced[name] = str(value)
+        try:
+            value = getattr(request, name, None)
+            if value is not None:
+                traced[name] = str(value)
+        except Exception as exc:  # noqa: PERF203 - a few configured names; skip only the one
+            warn_once(
+                ("django traced request attribute", name),
+                "the Django request attribute %r (OTEL_PYTHON_DJANGO_TRACED"
+                "_REQUEST_ATTRS) could not be read and is left out of the span: %s: %s",
+                name,
+                type(exc).__qualname__,
+                exc,
+            )
     return traced
 
 
