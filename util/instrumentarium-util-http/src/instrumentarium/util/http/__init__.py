@@ -57,6 +57,8 @@ from ._redact import (
     remove_url_credentials,
 )
 from ._server import (
+    METRIC_HOSTS_KEPT,
+    OTHER_HOST,
     ResponseIterable,
     ServerCall,
     ServerOptions,
@@ -135,6 +137,8 @@ __all__ = [
     "http_instrumentation_suppressed",
     "http_version",
     # servers
+    "METRIC_HOSTS_KEPT",
+    "OTHER_HOST",
     "ServerTelemetry",
     "ServerCall",
     "ServerOptions",
