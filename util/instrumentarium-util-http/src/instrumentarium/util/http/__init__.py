@@ -80,6 +80,7 @@ from ._wsgi import StartResponse as StartResponse
 from ._wsgi import (
     WSGIGetter,
     WsgiRequest,
+    request_headers,
     request_url,
     traced_start_response,
     wsgi_getter,
@@ -147,6 +148,7 @@ __all__ = [
     "WsgiRequest",
     "WSGIGetter",
     "wsgi_getter",
+    "request_headers",
     "request_url",
     "traced_start_response",
 ]
