@@ -112,7 +112,11 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(_url_without_query(request, described)):
         return None
-    traced = _traced_attributes(request, telemetry.traced_attrs) if telemetry.traced_attrs else None
+    traced = None
+    if telemetry.traced_attrs:
+        traced = _traced_attributes(request, telemetry.traced_attrs)
+        if asgi:
+            traced.update(_traced_headers(request, telemetry.traced_attrs))
     call = _DjangoCall(telemetry, described)
     if traced:
         call.attributes.update(traced)
@@ -148,6 +152,22 @@ def _traced_attributes(request: HttpRequest, names: tuple[str, ...]) -> dict[str
                 exc,
             )
     return traced
+
+
+def _traced_headers(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """Under ASGI, upstream also finds the traced names among the request's headers, as sent
+    (``x-tenant``): a header wins over a request attribute of the same name."""
+    scope = getattr(request, "scope", None) or {}
+    found: dict[str, str] = {}
+    for name, value in scope.get("headers") or ():
+        key = _latin1(name)
+        if key in names:
+            found[key] = _latin1(value)
+    return found
+
+
+def _latin1(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
 def _url_without_query(request: HttpRequest, described: WsgiRequest) -> str:
