@@ -13,6 +13,7 @@ from instrumentarium.util.config import (
     OFF,
     ActiveConfig,
     Config,
+    ProviderConfig,
     compile_patterns,
     env_flag,
     env_list,
@@ -396,3 +397,37 @@ class TestActiveConfig:
             assert not holder.active
         finally:
             del sys.modules[module.__name__]
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithProviders(ProviderConfig):
+    hook: Optional[Callable[[], None]] = option(None, doc="a hook")
+
+
+def test_provider_config_declares_the_providers_first_once() -> None:
+    names = [opt.name for opt in _WithProviders.options()]
+    assert names == ["tracer_provider", "meter_provider", "hook"]
+    provider = object()
+    config = _WithProviders.resolve({"meter_provider": provider, "unknown": 1})
+    assert config.meter_provider is provider
+    assert config.tracer_provider is None
+
+
+class _NoWeakref:
+    __slots__ = ("x",)
+
+
+def test_objects_that_cannot_have_their_own_follow_the_global() -> None:
+    """None (a wrapped function's instance), ints and slotted objects: no own configuration,
+    the global one applies, and asking never raises on the per-call path."""
+    holder: ActiveConfig[str] = ActiveConfig("_own", PatchSet([]))
+    holder.set_global("global")
+    try:
+        for obj in (None, 3, _NoWeakref()):
+            assert holder.config_for(obj) == "global"
+            assert holder.own(obj) is None
+            holder.set_own(obj, None)  # forgetting nothing is fine
+            with pytest.raises(TypeError, match="no configuration of its own"):
+                holder.set_own(obj, "own")
+    finally:
+        holder.set_global(None)

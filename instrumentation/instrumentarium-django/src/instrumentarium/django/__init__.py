@@ -102,7 +102,7 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._placement = _settings.Placement(config.middleware_position, on_first)
         self._placement.start()
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
         listen_for_exceptions(False)
         placement, self._placement = self._placement, None

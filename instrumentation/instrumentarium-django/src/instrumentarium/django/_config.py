@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase  # type: ignore[import-untyped, unused-ignore]
@@ -21,15 +20,9 @@ ResponseHook = Callable[[Span, "HttpRequest", "HttpResponseBase"], None]
 
 
 @dataclass(frozen=True)
-class DjangoConfig(Config):
+class DjangoConfig(ProviderConfig):
     """Django's options, in the order upstream's ``instrument()`` reads them."""
 
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
-    )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
         env=("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),

@@ -267,7 +267,11 @@ def _record_exception(request: HttpRequest, exception: BaseException) -> None:
         call.record_exception_event(exception)
 
 
-def _on_request_exception(sender: object, request: Optional[HttpRequest] = None, **_: Any) -> None:
+def _on_request_exception(
+    sender: object,  # noqa: ARG001 - Django passes it by name
+    request: Optional[HttpRequest] = None,
+    **_: Any,
+) -> None:
     """Django sends ``got_request_exception`` from inside the ``except`` block that turns an
     uncaught exception into a 500 (under ASGI too: asgiref re-raises it in the worker thread),
     so ``sys.exc_info()`` holds it. This covers what ``process_exception`` never sees: an

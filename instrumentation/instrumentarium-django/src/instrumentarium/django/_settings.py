@@ -114,7 +114,7 @@ _placement: Optional[Placement] = None
 
 
 def _load_middleware(
-    wrapped: Callable[..., Any], handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    wrapped: Callable[..., Any], _handler: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     placement = _placement
     if placement is not None:

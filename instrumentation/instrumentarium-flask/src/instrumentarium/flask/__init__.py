@@ -48,10 +48,11 @@ class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     ``instrument()`` and ``instrument_app()`` take upstream's keyword arguments.
 
     Options (generated from FlaskConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``request_hook`` (default ``None``): ``hook(span, environ)``, called when the span starts
     * ``response_hook`` (default ``None``): ``hook(span, status, response_headers)``, called in
       ``start_response``
-    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
     * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_FLASK_EXCLUDED_URLS``, then
       ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
       the full request URL, query included; a match is neither traced nor measured
@@ -59,7 +60,6 @@ class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]
       SQL commenters
     * ``commenter_options`` (default ``None``): which commenter tags to expose: ``{"framework":
       False}`` drops that one (default: all)
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
 
     """
 
@@ -69,7 +69,7 @@ class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(FlaskTelemetry(FlaskConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
 
     @staticmethod

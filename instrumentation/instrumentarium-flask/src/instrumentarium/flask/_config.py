@@ -6,10 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 from instrumentarium.util.http import Environ
 
 __all__ = ["FlaskConfig", "RequestHook", "ResponseHook"]
@@ -19,7 +18,7 @@ ResponseHook = Callable[[Span, str, "list[tuple[str, str]]"], None]
 
 
 @dataclass(frozen=True)
-class FlaskConfig(Config):
+class FlaskConfig(ProviderConfig):
     """Flask's options, in the order of upstream's ``instrument_app`` signature."""
 
     request_hook: Optional[RequestHook] = option(
@@ -27,9 +26,6 @@ class FlaskConfig(Config):
     )
     response_hook: Optional[ResponseHook] = option(
         None, doc="``hook(span, status, response_headers)``, called in ``start_response``"
-    )
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
     )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
@@ -44,7 +40,4 @@ class FlaskConfig(Config):
         None,
         doc='which commenter tags to expose: ``{"framework": False}`` drops that one'
         " (default: all)",
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
     )

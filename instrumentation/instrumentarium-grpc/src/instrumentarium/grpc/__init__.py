@@ -79,7 +79,7 @@ class _GrpcInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         self._active.set_global(GrpcTelemetry(self._config(kwargs), self._active))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         self._active.set_global(None)
 
 
@@ -90,11 +90,11 @@ class GrpcInstrumentorServer(_GrpcInstrumentor):
 
     Options (generated from GrpcServerConfig by scripts/generate):
     * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``filter_`` (default ``None``; environment ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``):
       ``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a
       constructor argument); services (``package.Service``) named in the variable, comma-separated,
       are never traced, filter or not
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
 
     """
 
@@ -113,11 +113,11 @@ class GrpcInstrumentorClient(_GrpcInstrumentor):
 
     Options (generated from GrpcClientConfig by scripts/generate):
     * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``filter_`` (default ``None``; environment ``OTEL_PYTHON_GRPC_EXCLUDED_SERVICES``):
       ``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a
       constructor argument); services (``package.Service``) named in the variable, comma-separated,
       are never traced, filter or not
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``request_hook`` (default ``None``): ``hook(span, request)``: in the client span, before the
       call; ``request`` is the message, or the request iterator for client streaming
     * ``response_hook`` (default ``None``): ``hook(span, response)``: in the client span, after each

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 
 from ._env import EXCLUDED_SERVICES_ENV
 from .filters import Filter
@@ -27,21 +26,15 @@ ResponseHook = Callable[[Span, Any], None]
 
 
 @dataclass(frozen=True)
-class _GrpcConfig(Config):
+class _GrpcConfig(ProviderConfig):
     """What both sides take."""
 
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
     filter_: Optional[Filter] = option(
         None,
         env=EXCLUDED_SERVICES_ENV,
         doc="``filter_(details) -> bool``: trace only the calls it accepts (see ``filters``; also a"
         " constructor argument); services (``package.Service``) named in the variable, comma"
         "-separated, are never traced, filter or not",
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
     )
 
 

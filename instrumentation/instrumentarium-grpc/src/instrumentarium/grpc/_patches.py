@@ -49,7 +49,7 @@ def _serving(holder: ActiveConfig[GrpcTelemetry], sync: bool) -> Callable[..., A
     """The wrapper of ``grpc.server`` (``sync``) or ``grpc.aio.server``: our interceptor goes
     first, while ``holder`` holds a telemetry."""
 
-    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    def wrapper(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
         telemetry = holder.global_
         if telemetry is None:
             return wrapped(*args, **kwargs)
@@ -72,7 +72,7 @@ def _aio_server(telemetry: GrpcTelemetry) -> Any:
     return AioServerInterceptor(telemetry)
 
 
-def _channel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _channel(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
     channel = wrapped(*args, **kwargs)
     telemetry = CLIENT.global_
     if telemetry is None:
@@ -83,7 +83,7 @@ def _channel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 def _aio_channel(index: int) -> Callable[..., Any]:
-    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    def wrapper(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
         telemetry = AIO_CLIENT.global_
         if telemetry is None:
             return wrapped(*args, **kwargs)

@@ -42,12 +42,12 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     Options (generated from KafkaConfig by scripts/generate):
     * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``produce_hook`` (default ``None``): ``hook(span, args, kwargs)``: inside the producer span,
       before ``send()`` runs (the headers already carry the span's context)
     * ``consume_hook`` (default ``None``): ``hook(span, record, args, kwargs)``: inside each
       record's consumer span, with the arguments of the ``__next__`` / ``poll()`` call that returned
       it
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
 
     """
 
@@ -57,5 +57,5 @@ class KafkaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(KafkaTelemetry(KafkaConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 
 __all__ = ["ConsumeHook", "KafkaConfig", "ProduceHook"]
 
@@ -19,12 +18,9 @@ ConsumeHook = Callable[[Span, Any, tuple[Any, ...], dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
-class KafkaConfig(Config):
+class KafkaConfig(ProviderConfig):
     """The resolved options of one ``instrument()``."""
 
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
     produce_hook: Optional[ProduceHook] = option(
         None,
         doc="``hook(span, args, kwargs)``: inside the producer span, before ``send()`` runs"
@@ -34,7 +30,4 @@ class KafkaConfig(Config):
         None,
         doc="``hook(span, record, args, kwargs)``: inside each record's consumer span, with the"
         " arguments of the ``__next__`` / ``poll()`` call that returned it",
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
     )

@@ -60,11 +60,11 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     Options (generated from RedisConfig by scripts/generate):
     * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``request_hook`` (default ``None``): ``hook(span, instance, args, kwargs)``: before a command
       is sent (not for pipelines, as upstream)
     * ``response_hook`` (default ``None``): ``hook(span, instance, response)``: after a command or
       pipeline returns (``None`` on a pipeline's ``WatchError``)
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``sanitize_query`` (default ``True``; environment
       ``OTEL_PYTHON_INSTRUMENTATION_SANITIZE_REDIS``): True: ``SET ? ?`` in ``db.statement`` /
       ``db.query.text``; False: the arguments recorded, each cut to 100 characters
@@ -93,7 +93,7 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(RedisTelemetry(RedisConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
 
     @staticmethod

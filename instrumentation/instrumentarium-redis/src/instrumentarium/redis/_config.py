@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Final, Optional
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 
 __all__ = ["SANITIZE_ENV", "RedisConfig", "RequestHook", "ResponseHook"]
 
@@ -34,12 +33,9 @@ def parse_flag(text: str) -> bool:
 
 
 @dataclass(frozen=True)
-class RedisConfig(Config):
+class RedisConfig(ProviderConfig):
     """The resolved options of one ``instrument()`` or ``instrument_client()``."""
 
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
     request_hook: Optional[RequestHook] = option(
         None,
         doc="``hook(span, instance, args, kwargs)``: before a command is sent (not for"
@@ -49,9 +45,6 @@ class RedisConfig(Config):
         None,
         doc="``hook(span, instance, response)``: after a command or pipeline returns (``None``"
         " on a pipeline's ``WatchError``)",
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
     )
     sanitize_query: bool = option(
         True,

@@ -56,7 +56,7 @@ class _OptionalPatch(Patch):
             super().remove()
 
 
-def _note_node_argument(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _note_node_argument(wrapped: Any, _instance: Any, args: Any, kwargs: Any) -> Any:
     """``RedisCluster.get_redis_connection(node)``: every sync cluster command and pipeline
     asks it for the connection of the node it sends to."""
     node = args[0] if args else kwargs.get("node")

@@ -76,7 +76,7 @@ class RequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(RequestsTelemetry(RequestsConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
 
     @staticmethod

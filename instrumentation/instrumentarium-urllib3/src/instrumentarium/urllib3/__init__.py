@@ -67,5 +67,5 @@ class URLLib3Instrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(URLLib3Telemetry(URLLib3Config.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)

@@ -80,11 +80,11 @@ class OpenTelemetryMiddleware:
     wrap, upstream's keyword arguments.
 
     Options (generated from WsgiConfig by scripts/generate):
+    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
+    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``request_hook`` (default ``None``): ``hook(span, environ)``, called once the span has started
     * ``response_hook`` (default ``None``): ``hook(span, environ, status, response_headers)``,
       called in ``start_response`` before the server's
-    * ``tracer_provider`` (default ``None``): where spans go; None: the global tracer provider
-    * ``meter_provider`` (default ``None``): where metrics go; None: the global meter provider
     * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_WSGI_EXCLUDED_URLS``, then
       ``OTEL_PYTHON_EXCLUDED_URLS``): regexes (a comma string or a list) searched (``re.search``) in
       the full request URL; a match is neither traced nor measured

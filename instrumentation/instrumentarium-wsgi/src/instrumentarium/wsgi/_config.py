@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, TracerProvider
+from opentelemetry.trace import Span
 
-from instrumentarium.util.config import Config, option
+from instrumentarium.util.config import ProviderConfig, option
 from instrumentarium.util.http import Environ
 
 __all__ = ["RequestHook", "ResponseHook", "WsgiConfig"]
@@ -19,7 +18,7 @@ ResponseHook = Callable[[Span, Environ, str, "list[tuple[str, str]]"], None]
 
 
 @dataclass(frozen=True)
-class WsgiConfig(Config):
+class WsgiConfig(ProviderConfig):
     """The middleware's options, resolved when it is constructed."""
 
     request_hook: Optional[RequestHook] = option(
@@ -29,12 +28,6 @@ class WsgiConfig(Config):
         None,
         doc="``hook(span, environ, status, response_headers)``, called in ``start_response``"
         " before the server's",
-    )
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
     )
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,

@@ -33,13 +33,18 @@ import threading
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, ClassVar, Final, Generic, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Final, Generic, Optional, TypeVar, Union
 
 from instrumentarium.util.patching import PatchSet
 from instrumentarium.util.safety import warn_once
 
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
 __all__ = [
     "Config",
+    "ProviderConfig",
     "Option",
     "option",
     "ActiveConfig",
@@ -142,6 +147,20 @@ class Config:
         return cls(**values)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProviderConfig(Config):
+    """A ``Config`` with the two options every instrumentor takes, declared here once; a
+    subclass's own options follow them."""
+
+    # ruff knows ``option`` returns a field only where it is imported (pyproject.toml).
+    tracer_provider: Optional[TracerProvider] = option(  # noqa: RUF009
+        None, doc="where spans go; None: the global tracer provider"
+    )
+    meter_provider: Optional[MeterProvider] = option(  # noqa: RUF009
+        None, doc="where metrics go; None: the global meter provider"
+    )
+
+
 def _parse(opt: Option, name: str, text: str) -> Any:
     assert opt.parse is not None
     try:
@@ -195,7 +214,7 @@ class ActiveConfig(Generic[T]):
         try:
             own = obj.__dict__.get(self._attr)
         except AttributeError:
-            own = self._others.get(obj)
+            own = self._other(obj)
         if own is None:
             return self.global_
         return None if own is OFF else own
@@ -205,8 +224,17 @@ class ActiveConfig(Generic[T]):
         try:
             own: Union[T, _Off, None] = obj.__dict__.get(self._attr)
         except AttributeError:
-            own = self._others.get(obj)
+            own = self._other(obj)
         return own
+
+    def _other(self, obj: object) -> Union[T, _Off, None]:
+        """The own configuration of an object without a ``__dict__``; None for one that cannot
+        have any (no weak reference either: None, an int, a slotted object): the global one
+        applies to it, as to a wrapped plain function's missing instance."""
+        try:
+            return self._others.get(obj)
+        except TypeError:
+            return None
 
     def set_own(self, obj: object, config: Union[T, _Off, None]) -> None:
         """Give ``obj`` its own configuration, ``OFF``, or (None) make it follow the global."""
@@ -214,10 +242,18 @@ class ActiveConfig(Generic[T]):
             try:
                 namespace = obj.__dict__
             except AttributeError:
-                if config is None:
-                    self._others.pop(obj, None)
-                else:
-                    self._others[obj] = config
+                try:
+                    if config is None:
+                        self._others.pop(obj, None)
+                    else:
+                        self._others[obj] = config
+                except TypeError:
+                    if config is None:
+                        return  # nothing of its own to forget
+                    raise TypeError(
+                        f"a {type(obj).__name__} object can have no configuration of its own"
+                        " (it has neither a __dict__ nor weak references)"
+                    ) from None
             else:
                 if config is None:
                     namespace.pop(self._attr, None)

@@ -60,8 +60,8 @@ from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.config import Config, option
-from instrumentarium.util.metrics import histogram, shared_meter
+from instrumentarium.util.config import ProviderConfig
+from instrumentarium.util.metrics import DurationHistograms, histogram, shared_meter
 from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
@@ -194,15 +194,8 @@ def _is_ip(host: str) -> bool:
 
 
 @dataclass(frozen=True)
-class HttpClientConfig(Config):
+class HttpClientConfig(ProviderConfig):
     """The options every HTTP client instrumentor has; its ``<Lib>Config`` adds its own."""
-
-    tracer_provider: Optional[TracerProvider] = option(
-        None, doc="where spans go; None: the global tracer provider"
-    )
-    meter_provider: Optional[MeterProvider] = option(
-        None, doc="where metrics go; None: the global meter provider"
-    )
 
 
 class HttpClientTelemetry:
@@ -295,32 +288,27 @@ class HttpClientTelemetry:
         url = schema_url("http", self.mode)
         self.tracer = trace.get_tracer(scope, version, tracer_provider, schema_url=url)
         meter = shared_meter(scope, version, meter_provider, schema_url=url)
-        self.duration_ms: Optional[Histogram] = None
-        self.duration_s: Optional[Histogram] = None
+        durations = DurationHistograms(
+            meter,
+            self.mode,
+            old_name=n.HTTP_CLIENT_DURATION,
+            old_description=duration_description,
+            new_name=n.HTTP_CLIENT_REQUEST_DURATION,
+            new_description="Duration of HTTP client requests.",
+            buckets_ms=n.DURATION_BUCKETS_MS if buckets_ms is None else buckets_ms,
+            buckets_s=n.DURATION_BUCKETS_S if buckets_s is None else buckets_s,
+        )
+        # Recorded in HttpClientCall.finish, each mode with its own attributes and sizes.
+        self.duration_ms: Optional[Histogram] = durations.ms
+        self.duration_s: Optional[Histogram] = durations.s
         self.request_size_old: Optional[Histogram] = None
         self.response_size_old: Optional[Histogram] = None
         self.request_size_new: Optional[Histogram] = None
         self.response_size_new: Optional[Histogram] = None
-        if self.old:
-            self.duration_ms = histogram(
-                meter,
-                n.HTTP_CLIENT_DURATION,
-                unit="ms",
-                description=duration_description,
-                buckets=n.DURATION_BUCKETS_MS if buckets_ms is None else buckets_ms,
-            )
-            if size_metrics:
-                self.request_size_old, self.response_size_old = _size_histograms(meter, _SIZES_OLD)
-        if self.new:
-            self.duration_s = histogram(
-                meter,
-                n.HTTP_CLIENT_REQUEST_DURATION,
-                unit="s",
-                description="Duration of HTTP client requests.",
-                buckets=n.DURATION_BUCKETS_S if buckets_s is None else buckets_s,
-            )
-            if size_metrics:
-                self.request_size_new, self.response_size_new = _size_histograms(meter, _SIZES_NEW)
+        if size_metrics and self.old:
+            self.request_size_old, self.response_size_old = _size_histograms(meter, _SIZES_OLD)
+        if size_metrics and self.new:
+            self.request_size_new, self.response_size_new = _size_histograms(meter, _SIZES_NEW)
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, excluded_urls) or None
         )

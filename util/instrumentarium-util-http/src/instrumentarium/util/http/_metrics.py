@@ -9,7 +9,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import ObservedCounts, histogram, shared_instrument
+from instrumentarium.util.metrics import DurationHistograms, ObservedCounts, shared_instrument
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
@@ -85,24 +85,17 @@ class HttpServerMetrics:
         mode: SemconvMode,
         active: Optional[ActiveRequests] = None,
     ) -> None:
-        self.duration_ms: Optional[Histogram] = None
-        self.duration_s: Optional[Histogram] = None
-        if mode.old:
-            self.duration_ms = histogram(
-                meter,
-                n.HTTP_SERVER_DURATION,
-                unit="ms",
-                description="Measures the duration of inbound HTTP requests.",
-                buckets=n.DURATION_BUCKETS_MS,
-            )
-        if mode.new:
-            self.duration_s = histogram(
-                meter,
-                n.HTTP_SERVER_REQUEST_DURATION,
-                unit="s",
-                description="Duration of HTTP server requests.",
-                buckets=n.DURATION_BUCKETS_S,
-            )
+        durations = DurationHistograms(
+            meter,
+            mode,
+            old_name=n.HTTP_SERVER_DURATION,
+            old_description="Measures the duration of inbound HTTP requests.",
+            new_name=n.HTTP_SERVER_REQUEST_DURATION,
+            new_description="Duration of HTTP server requests.",
+        )
+        # Recorded here, each with its own attribute set (see record_duration).
+        self.duration_ms: Optional[Histogram] = durations.ms
+        self.duration_s: Optional[Histogram] = durations.s
         self.active_requests = active if active is not None else ActiveRequests(meter)
         keys: tuple[str, ...] = ()
         if mode.old:

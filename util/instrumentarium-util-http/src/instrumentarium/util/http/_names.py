@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from instrumentarium.util.metrics import DURATION_BUCKETS_S as _DURATION_BUCKETS_S
+from instrumentarium.util.metrics import SDK_DEFAULT_BUCKETS_MS as _SDK_DEFAULT_BUCKETS_MS
+
 # --- old (pre-stable) HTTP and network attributes -------------------------------------------
 HTTP_METHOD: Final = "http.method"
 HTTP_URL: Final = "http.url"
@@ -56,14 +59,9 @@ HTTP_CLIENT_REQUEST_BODY_SIZE: Final = "http.client.request.body.size"  # stable
 HTTP_CLIENT_RESPONSE_BODY_SIZE: Final = "http.client.response.body.size"  # stable
 
 # Old durations are integer milliseconds with the SDK's default buckets; stable durations are
-# seconds with the buckets the specification recommends.
-DURATION_BUCKETS_MS: Final = (
-    0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0,
-    7500.0, 10000.0,
-)  # fmt: skip
-DURATION_BUCKETS_S: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-)  # fmt: skip
+# seconds with the buckets the specification recommends (defined in instrumentarium.util.metrics).
+DURATION_BUCKETS_MS: Final = _SDK_DEFAULT_BUCKETS_MS
+DURATION_BUCKETS_S: Final = _DURATION_BUCKETS_S
 
 # --- metric attribute allow-lists (bounded: never raw paths or ids) ---------------------------
 SERVER_DURATION_ATTRS_OLD: Final = (

@@ -337,7 +337,7 @@ class ObservedCounts:
             entry = self._counts.get(key)
             return int(entry[0]) if entry is not None else 0
 
-    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         observations = []
         with self._lock:
             for key, entry in list(self._counts.items()):
