@@ -94,7 +94,7 @@ def collect_custom_response_headers_attributes(
 def add_response_attributes(
     span: Span,
     start_response_status: str,
-    response_headers: list[tuple[str, str]],
+    response_headers: list[tuple[str, str]],  # noqa: ARG001 - upstream's name; unread there too
     duration_attrs: Optional[MutableMapping[str, AttributeValue]] = None,
     sem_conv_opt_in_mode: Mode = None,
 ) -> None:
