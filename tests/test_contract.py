@@ -74,7 +74,9 @@ PACKAGES = {
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
         " MIDDLEWARE_POSITION_ENV __version__",
     ),
-    "instrumentarium.flask": Package("instrumentarium-flask", "FlaskInstrumentor __version__"),
+    "instrumentarium.flask": Package(
+        "instrumentarium-flask", "FlaskInstrumentor get_default_span_name __version__"
+    ),
     "instrumentarium.grpc": Package(
         "instrumentarium-grpc",
         "GrpcInstrumentorClient GrpcInstrumentorServer GrpcAioInstrumentorClient"
@@ -95,8 +97,10 @@ PACKAGES = {
     "instrumentarium.wsgi": Package(
         "instrumentarium-wsgi",
         "OpenTelemetryMiddleware RequestHook ResponseHook WSGIGetter wsgi_getter"
-        " collect_request_attributes get_default_span_name request_url ServerCall"
-        " ServerTelemetry ResponseIterable __version__",
+        " collect_request_attributes collect_custom_request_headers_attributes"
+        " collect_custom_response_headers_attributes add_response_attributes"
+        " get_default_span_name ResponsePropagationSetter default_response_propagation_setter"
+        " request_url ServerCall ServerTelemetry ResponseIterable __version__",
     ),
 }
 

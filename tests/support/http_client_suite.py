@@ -15,7 +15,7 @@ serves their extra failure cases.
     TestSpans         one CLIENT span per call: name, attributes, status, bodies, streaming
     TestPropagation   the traceparent the server sees; nothing when not instrumented
     TestSemconvModes  the stable names and ``http/dup``
-    TestRedaction     sensitive query values never reach ``http.url``
+    TestRedaction     sensitive query values and userinfo never reach an attribute
     TestFailures      the library's own exception, unchanged; the span ERROR; the metrics
     TestHttps         verified TLS, and a certificate that fails verification
     TestMetrics       the duration histograms' attributes in each mode
@@ -337,6 +337,35 @@ class TestRedaction:
             "/ok?Signature=REDACTED&sig=REDACTED&keep=1&X-Amz-Credential=REDACTED"
         )
         assert server.seen[-1].path == "/ok?Signature=abc&sig=x&keep=1&X-Amz-Credential=k"
+
+    def test_userinfo_reaches_no_attribute(
+        self,
+        client: HttpClient,
+        instrument: Any,
+        server: Any,
+        span_exporter: Any,
+        metric_points: Points,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """``user:secret@`` in the URL reaches no span or metric attribute, in either
+        convention (``http/dup``): the URL attributes say ``REDACTED`` (or, where the library
+        drops the userinfo itself, nothing), the host attributes name the host alone (issue 14,
+        item 12, client side)."""
+        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "http/dup")
+        instrument()
+        client.request("GET", f"http://user:secret@127.0.0.1:{server.port}/ok")
+        span = only_span(span_exporter)
+        written = [dict(span.attributes)] + [
+            dict(point.attributes) for points in metric_points().values() for point in points
+        ]
+        leaked = [
+            (key, value)
+            for attributes in written
+            for key, value in attributes.items()
+            if "secret" in str(value) or "user" in str(value)
+        ]
+        assert leaked == []
+        assert span.attributes["server.address"] == "127.0.0.1"
 
 
 FAILURES = {

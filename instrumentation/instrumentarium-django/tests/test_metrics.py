@@ -56,3 +56,22 @@ class TestDuration:
         assert points
         assert sum(point.value for point in points) == 0
         assert sum(point.count for point in metric_points()["http.server.duration"]) == 2
+
+
+class TestHostileHosts:
+    def test_distinct_hosts_keep_the_metric_sets_bounded(self, instrument, client, metric_points):
+        """Requests with ever new ``Host`` headers (issue 14, item 10, through Django): the
+        duration and active-request sets hold the first ``METRIC_HOSTS_KEPT`` hosts and one
+        ``_OTHER`` set."""
+        from instrumentarium.util.http import METRIC_HOSTS_KEPT, OTHER_HOST
+
+        instrument()
+        django_client = client()
+        for i in range(METRIC_HOSTS_KEPT + 200):
+            django_client.get("/user/1/", HTTP_HOST=f"h{i}.example")
+        points = metric_points()
+        for name in ("http.server.duration", "http.server.active_requests"):
+            hosts = [point.attributes["http.host"] for point in points[name]]
+            assert len(hosts) == METRIC_HOSTS_KEPT + 1, name
+            assert OTHER_HOST in hosts
+            assert "h0.example" in hosts

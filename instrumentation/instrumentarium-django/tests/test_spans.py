@@ -117,6 +117,50 @@ class TestAttributes:
         assert span.attributes["content_type"] == "application/json"
         assert "nope" not in span.attributes
 
+    def test_traced_names_are_also_looked_up_in_asgi_headers(
+        self, instrument, async_client, finished, monkeypatch
+    ):
+        """Under ASGI, as upstream, a traced name is also looked up among the request headers
+        as sent (``tenant``); a request attribute still gives its value. (A one-word header:
+        older Django test clients send ``X-Tenant`` as ``x_tenant``.)"""
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS", "tenant,path_info,nothing")
+        instrument()
+        response = asyncio.run(async_client().get("/user/5/", headers={"Tenant": "acme"}))
+        assert response.status_code == 200
+        [span] = finished()
+        assert span.attributes["tenant"] == "acme"
+        assert span.attributes["path_info"] == "/user/5/"
+        assert "nothing" not in span.attributes
+
+    def test_traced_attribute_that_raises_is_skipped_and_logged_once(
+        self, instrument, client, finished, metric_points, instrumentarium_warnings, monkeypatch
+    ):
+        """A traced attribute whose reading raises (``body`` of a POST over
+        ``DATA_UPLOAD_MAX_MEMORY_SIZE``) is left out: the request gets the response it gets
+        untraced, has its span with the other attributes, is counted and ended once, and the
+        failure is logged at WARNING once for the two requests."""
+        from django.test import override_settings
+
+        monkeypatch.setenv("OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS", "body,path_info")
+        instrument()
+        with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10):
+            statuses = [
+                client().post("/user/5/", data=b"x" * 100, content_type="text/plain").status_code
+                for _ in range(2)
+            ]
+        assert statuses == [200, 200]
+        spans = finished()
+        assert [span.name for span in spans] == ["POST user/<int:uid>/"] * 2
+        for span in spans:
+            assert span.attributes["path_info"] == "/user/5/"
+            assert "body" not in span.attributes
+        points = metric_points()["http.server.active_requests"]
+        assert sum(point.value for point in points) == 0
+        assert sum(point.count for point in metric_points()["http.server.duration"]) == 2
+        warnings = [r.getMessage() for r in instrumentarium_warnings()]
+        assert len(warnings) == 1, warnings
+        assert "body" in warnings[0]
+
     def test_captured_headers(self, instrument, client, finished, monkeypatch):
         """The header-capture variables record request and response headers on the span."""
         prefix = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER"

@@ -230,3 +230,22 @@ class TestExcludedRequests:
 
         assert seen == [False]
         assert metric_points() == {}
+
+
+class TestHostileHosts:
+    def test_distinct_hosts_keep_the_metric_sets_bounded(self, app, instrument, metric_points):
+        """Requests with ever new ``Host`` headers (issue 14, item 10, through Flask): the
+        duration and active-request sets hold the first ``METRIC_HOSTS_KEPT`` hosts and one
+        ``_OTHER`` set; the spans keep every host."""
+        from instrumentarium.util.http import METRIC_HOSTS_KEPT, OTHER_HOST
+
+        instrument()
+        client = app.test_client()
+        for i in range(METRIC_HOSTS_KEPT + 200):
+            client.get("/users/1", headers={"Host": f"h{i}.example"})
+        points = metric_points()
+        for name in ("http.server.duration", "http.server.active_requests"):
+            hosts = [point.attributes["http.host"] for point in points[name]]
+            assert len(hosts) == METRIC_HOSTS_KEPT + 1, name
+            assert OTHER_HOST in hosts
+            assert "h0.example" in hosts

@@ -97,6 +97,23 @@ class TestSpanName:
         assert span.name == "HTTP /custom"
         assert span.attributes["http.method"] == "_OTHER"
 
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [("GET", "/users/42"), ("POST", "/items"), ("GET", "/missing/x"), ("FOO", "/custom")],
+    )
+    def test_get_default_span_name_is_the_spans_name(
+        self, app, instrument, span_exporter, method, path
+    ):
+        """``get_default_span_name()``, upstream's helper, called in a request names it as its
+        span is named (the rule, the method alone when none matched, ``HTTP`` when unknown)."""
+        from instrumentarium.flask import get_default_span_name
+
+        instrument()
+        with app.test_request_context(path, method=method):  # Flask matches the rule here
+            named = get_default_span_name()
+        app.test_client().open(path, method=method)
+        assert named == _only_span(span_exporter).name
+
     def test_capture_all_methods_keeps_the_method(
         self, app, instrument, span_exporter, monkeypatch
     ):

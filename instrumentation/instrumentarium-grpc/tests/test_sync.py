@@ -296,6 +296,25 @@ class TestConfiguration:
         names = sorted(s.name for s in span_exporter.get_finished_spans())
         assert names == [UNARY, UNARY]
 
+    def test_upstreams_condition_type_annotates_a_filter(
+        self,
+        instrument_sync: Any,
+        start_sync_server: Any,
+        span_exporter: InMemorySpanExporter,
+    ) -> None:
+        """``filters.Condition[grpc.HandlerCallDetails]`` (upstream's alias) types a filter of
+        one's own, which decides what is traced like the built-in ones."""
+        not_unary: filters.Condition[grpc.HandlerCallDetails] = filters.negate(
+            filters.method_name("Unary")
+        )
+        instrument_sync(filter_=not_unary)
+        port = start_sync_server()
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            channel.unary_unary(UNARY)(b"x")
+            list(channel.unary_stream(f"/{SERVICE}/ServerStream")(b"count:1"))
+        names = sorted(s.name for s in span_exporter.get_finished_spans())
+        assert names == [f"/{SERVICE}/ServerStream"] * 2
+
     def test_excluded_service_is_not_traced(
         self,
         instrument_sync: Any,

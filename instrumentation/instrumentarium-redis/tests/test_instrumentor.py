@@ -28,6 +28,27 @@ class TestInstrument:
 
         assert _names(span_exporter) == ["GET"]
 
+    def test_options_by_position_as_upstreams_signature(
+        self, instrumentor, tracer_provider, meter_provider, client, span_exporter, key
+    ):
+        """``instrument(tracer_provider, request_hook, response_hook)`` by position, as
+        upstream's ``RedisInstrumentor.instrument`` declares them."""
+        seen = []
+
+        def request_hook(span, instance, args, kwargs):
+            seen.append(("request", args[0]))
+
+        def response_hook(span, instance, response):
+            seen.append(("response", response))
+
+        instrumentor.instrument(
+            tracer_provider, request_hook, response_hook, meter_provider=meter_provider
+        )
+        client.get(key)
+
+        assert _names(span_exporter) == ["GET"]
+        assert seen == [("request", "GET"), ("response", None)]
+
     def test_cycles_before_import_add_no_post_import_hooks(self):
         """``instrument()``/``uninstrument()`` cycles before redis is imported register no new
         post-import hooks (each added six, never unregistered), and redis is still patched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Callable
 
 import pytest
@@ -10,7 +11,12 @@ from opentelemetry.propagate import extract
 from instrumentarium import wsgi
 from instrumentarium.util.semconv import DEFAULT, DUP, STABLE
 from instrumentarium.wsgi import (
+    ResponsePropagationSetter,
+    add_response_attributes,
+    collect_custom_request_headers_attributes,
+    collect_custom_response_headers_attributes,
     collect_request_attributes,
+    default_response_propagation_setter,
     get_default_span_name,
     request_url,
     wsgi_getter,
@@ -88,6 +94,118 @@ class TestDefaultSpanName:
         """The capture-all variable is honoured on each call."""
         monkeypatch.setenv("OTEL_PYTHON_INSTRUMENTATION_HTTP_CAPTURE_ALL_METHODS", "yes")
         assert get_default_span_name(environ(REQUEST_METHOD="PURGE")) == "PURGE /hello"
+
+
+class TestCollectRequestAttributesMode:
+    def test_takes_upstreams_keyword_and_enum(self, environ: Callable[..., Any]) -> None:
+        """``sem_conv_opt_in_mode=`` (upstream's keyword) takes our mode or upstream's enum,
+        matched by its value (``"http"``: the stable names only)."""
+
+        class StabilityMode(Enum):  # upstream's private _StabilityMode, by value
+            DEFAULT = "default"
+            HTTP = "http"
+            HTTP_DUP = "http/dup"
+
+        request = environ()
+        assert "url.path" in collect_request_attributes(request, sem_conv_opt_in_mode=STABLE)
+        stable = collect_request_attributes(request, sem_conv_opt_in_mode=StabilityMode.HTTP)
+        assert "url.path" in stable
+        assert "http.method" not in stable
+        dup = collect_request_attributes(request, StabilityMode.HTTP_DUP)
+        assert "url.path" in dup
+        assert "http.method" in dup
+        assert "url.path" not in collect_request_attributes(request, StabilityMode.DEFAULT)
+
+
+class TestAddResponseAttributes:
+    @pytest.mark.parametrize(
+        ("status", "mode", "attributes", "duration", "code"),
+        [
+            ("200 OK", DEFAULT, {"http.status_code": 200}, {"http.status_code": 200}, "UNSET"),
+            (
+                "404 Not Found",
+                STABLE,
+                {"http.response.status_code": 404},
+                {"http.response.status_code": 404},
+                "UNSET",
+            ),
+            (
+                "503 Unavailable",
+                DUP,
+                {"http.status_code": 503, "http.response.status_code": 503, "error.type": "503"},
+                {"http.status_code": 503, "http.response.status_code": 503, "error.type": "503"},
+                "ERROR",
+            ),
+            ("abc broken", DEFAULT, {}, {}, "ERROR"),
+            ("abc broken", STABLE, {"error.type": "abc"}, {"error.type": "abc"}, "ERROR"),
+        ],
+    )
+    def test_status_on_span_and_duration_attributes(
+        self,
+        tracer_provider: Any,
+        span_exporter: Any,
+        status: str,
+        mode: Any,
+        attributes: dict[str, Any],
+        duration: dict[str, Any],
+        code: str,
+    ) -> None:
+        """As upstream: the status code on the span and in ``duration_attrs`` per mode; 5xx
+        ERROR (``error.type`` in the stable mode), 4xx UNSET; a status that is not a number
+        ERROR ``"Non-integer HTTP status: ..."``."""
+        from opentelemetry.trace import StatusCode
+
+        duration_attrs: dict[str, Any] = {}
+        span = tracer_provider.get_tracer("t").start_span("s")
+        add_response_attributes(span, status, [("a", "b")], duration_attrs, mode)
+        span.end()
+        (finished,) = span_exporter.get_finished_spans()
+        assert dict(finished.attributes) == attributes
+        assert duration_attrs == duration
+        assert finished.status.status_code is StatusCode[code]
+        if status.startswith("abc"):
+            assert finished.status.description == "Non-integer HTTP status: abc"
+
+    def test_without_duration_attrs_and_on_a_non_recording_span(self) -> None:
+        """``duration_attrs`` may be left out; a non-recording span is left alone."""
+        from opentelemetry.trace import INVALID_SPAN
+
+        add_response_attributes(INVALID_SPAN, "500 Oops", [])
+
+
+class TestCustomHeaders:
+    def test_request_headers(
+        self, monkeypatch: pytest.MonkeyPatch, environ: Callable[..., Any]
+    ) -> None:
+        """The request headers named in the server-request variable, sanitised, read on each
+        call."""
+        request = environ(HTTP_X_TRACE_ME="1", HTTP_X_SECRET="s", HTTP_OTHER="o")
+        assert collect_custom_request_headers_attributes(request) == {}
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", "x-.*")
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", "secret")
+        assert collect_custom_request_headers_attributes(request) == {
+            "http.request.header.x_trace_me": ["1"],
+            "http.request.header.x_secret": ["[REDACTED]"],
+        }
+
+    def test_response_headers(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The response headers named in the server-response variable; a repeated one is one
+        value joined by ``,``, as upstream."""
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", "my-header")
+        headers = [("My-Header", "a"), ("my-header", "b"), ("other", "c")]
+        assert collect_custom_response_headers_attributes(headers) == {
+            "http.response.header.my_header": ["a,b"]
+        }
+        assert collect_custom_response_headers_attributes([]) == {}
+
+
+class TestResponsePropagationSetter:
+    def test_appends_a_header(self) -> None:
+        """``set`` appends ``(key, value)`` to a WSGI header list; the default instance is one."""
+        headers: list[tuple[str, str]] = [("Content-Type", "text/plain")]
+        default_response_propagation_setter.set(headers, "traceresponse", "00-x")
+        assert isinstance(default_response_propagation_setter, ResponsePropagationSetter)
+        assert headers == [("Content-Type", "text/plain"), ("traceresponse", "00-x")]
 
 
 class TestWsgiGetter:

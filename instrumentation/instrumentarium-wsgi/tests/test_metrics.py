@@ -317,3 +317,94 @@ class TestFollowsTheGlobalMeterProvider:
         problems = [text for _, text in result.failures + result.errors]
         assert result.testsRun == 2
         assert problems == []
+
+
+class TestHostileHosts:
+    """Anyone who can send a request chooses its ``Host``: the metrics keep a bounded number of
+    host values, so a client varying it cannot grow the process (issue 14, item 10)."""
+
+    REQUESTS = 50_000
+
+    @pytest.mark.parametrize("collected", [False, True], ids=["no-meter-provider", "collected"])
+    def test_distinct_hosts_keep_the_attribute_sets_bounded(
+        self,
+        collected: bool,
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+    ) -> None:
+        """50,000 requests, each with a new ``Host`` (and, as gunicorn on a unix socket gives
+        them, a new ``SERVER_NAME`` and ``SERVER_PORT``): with no ``MeterProvider`` (nothing
+        ever collects) and with one collected every 5,000 requests, the
+        ``http.server.active_requests`` sets and the app's cached request descriptions stay
+        bounded; the exported duration and active sets hold the first ``METRIC_HOSTS_KEPT``
+        hosts and one ``_OTHER`` set, while every span keeps its own host."""
+        from opentelemetry.metrics import NoOpMeterProvider
+        from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+        from opentelemetry.sdk.trace import TracerProvider
+
+        from instrumentarium.util.http import METRIC_HOSTS_KEPT, OTHER_HOST
+        from instrumentarium.wsgi import OpenTelemetryMiddleware
+
+        reader = InMemoryMetricReader()
+        provider = SdkMeterProvider([reader]) if collected else NoOpMeterProvider()
+        app = OpenTelemetryMiddleware(
+            _hello, tracer_provider=TracerProvider(), meter_provider=provider
+        )
+        telemetry = app._telemetry
+        active = telemetry.metrics.active_requests
+        largest = 0
+        for i in range(self.REQUESTS):
+            host = f"h{i}.example"
+            run(app, environ(HTTP_HOST=f"{host}:{i % 60000}", SERVER_NAME=host))
+            if i % 5000 == 4999:
+                if collected:
+                    reader.get_metrics_data()
+                largest = max(largest, len(active._counts), len(telemetry._shared))
+        assert largest <= 256  # the request-description cache's own bound
+        assert len(active._counts) <= METRIC_HOSTS_KEPT + 1
+        if collected:
+            points = {
+                metric.name: list(metric.data.data_points)
+                for rm in (reader.get_metrics_data() or _no_data()).resource_metrics
+                for sm in rm.scope_metrics
+                for metric in sm.metrics
+            }
+            for name in (DURATION_OLD, ACTIVE):
+                hosts = {p.attributes["http.host"] for p in points[name]}
+                assert len(hosts) == METRIC_HOSTS_KEPT + 1, name
+                assert OTHER_HOST in hosts
+                (other,) = [p for p in points[name] if p.attributes["http.host"] == OTHER_HOST]
+                assert other.attributes["http.server_name"] == OTHER_HOST
+                assert "net.host.port" not in other.attributes
+            (other,) = [p for p in points[DURATION_OLD] if p.attributes["http.host"] == OTHER_HOST]
+            assert other.count == self.REQUESTS - METRIC_HOSTS_KEPT
+
+    def test_spans_keep_the_host_that_metrics_collapse(
+        self,
+        wrap: Callable[..., Any],
+        run: Callable[..., Any],
+        environ: Callable[..., Any],
+        span_exporter: Any,
+        metric_points: Callable[[], dict[str, list[Any]]],
+    ) -> None:
+        """Past the kept hosts, a request's span still says which host it asked for; only its
+        metric sets say ``_OTHER``."""
+        from instrumentarium.util.http import METRIC_HOSTS_KEPT, OTHER_HOST
+
+        app = wrap()
+        for i in range(METRIC_HOSTS_KEPT + 1):
+            run(app, environ(HTTP_HOST=f"h{i}.example"))
+        last = span_exporter.get_finished_spans()[-1]
+        assert last.attributes["http.host"] == f"h{METRIC_HOSTS_KEPT}.example"
+        hosts = [p.attributes["http.host"] for p in metric_points()[DURATION_OLD]]
+        assert hosts.count(OTHER_HOST) == 1
+        assert "h0.example" in hosts
+
+
+def _hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def _no_data() -> Any:
+    raise AssertionError("nothing was collected")

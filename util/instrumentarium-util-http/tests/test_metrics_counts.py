@@ -189,6 +189,29 @@ class TestObservedCounts:
         attributes["http.request.method"] = "PUT"
         assert _values(_only_metric(metric_reader)) == {(("http.request.method", "GET"),): 1}
 
+    def test_sets_at_zero_are_bounded_when_nothing_collects(self) -> None:
+        """With no ``MeterProvider`` nothing ever collects: sets back at zero are dropped once
+        there are more than ``_SETS_KEPT`` of them, so a stream of new sets keeps the counts
+        bounded; sets still in use are kept whatever their number."""
+        from opentelemetry.metrics import NoOpMeterProvider
+
+        counts = ObservedCounts(
+            NoOpMeterProvider().get_meter("test"),
+            "test.counts",
+            unit="1",
+            description="d",
+            monotonic=False,
+            observable=True,
+        )
+        in_use = [f"busy-{i}" for i in range(3)]
+        for key in in_use:
+            counts.add(1, {"k": key}, key)
+        for i in range(20 * metrics._SETS_KEPT):
+            counts.add(1, {"k": i}, i)
+            counts.add_to_key(i, -1)
+        assert len(counts._counts) <= metrics._SETS_KEPT + 1
+        assert [counts.value({"k": key}, key) for key in in_use] == [1, 1, 1]
+
 
 class TestFallback:
     @pytest.fixture

@@ -73,7 +73,7 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
       over the variable; out of range or not an integer: 0, with a warning
     * ``traced_request_attributes`` (default ``None``; environment
       ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``): ``HttpRequest`` attributes recorded as ``name =
-      str(value)`` (e.g. ``path_info,content_type``)
+      str(value)`` (e.g. ``path_info,content_type``); under ASGI also request headers of those names
 
     """
 

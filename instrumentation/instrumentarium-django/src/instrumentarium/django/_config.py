@@ -55,5 +55,5 @@ class DjangoConfig(ProviderConfig):
         None,
         env="OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS",
         doc="``HttpRequest`` attributes recorded as ``name = str(value)`` (e.g."
-        " ``path_info,content_type``)",
+        " ``path_info,content_type``); under ASGI also request headers of those names",
     )

@@ -42,7 +42,7 @@ from instrumentarium.util.http import (
     WsgiRequest,
     traced_request_attrs,
 )
-from instrumentarium.util.safety import guard, safe_hook
+from instrumentarium.util.safety import guard, safe_hook, warn_once
 
 from ._config import DjangoConfig
 from .version import __version__
@@ -112,7 +112,11 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(_url_without_query(request, described)):
         return None
-    traced = _traced_attributes(request, telemetry.traced_attrs) if telemetry.traced_attrs else None
+    traced = None
+    if telemetry.traced_attrs:
+        traced = _traced_attributes(request, telemetry.traced_attrs)
+        if asgi:
+            traced.update(_traced_headers(request, telemetry.traced_attrs))
     call = _DjangoCall(telemetry, described)
     if traced:
         call.attributes.update(traced)
@@ -127,13 +131,43 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
 
 
 def _traced_attributes(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
-    """``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``: the named request attributes, as text."""
+    """``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS``: the named request attributes, as text.
+
+    An attribute whose reading raises (``body`` of a POST over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+    raises ``RequestDataTooBig``) is left out and logged once: the rest of the span stands.
+    """
     traced: dict[str, str] = {}
     for name in names:
-        value = getattr(request, name, None)
-        if value is not None:
-            traced[name] = str(value)
+        try:
+            value = getattr(request, name, None)
+            if value is not None:
+                traced[name] = str(value)
+        except Exception as exc:  # noqa: PERF203 - a few configured names; skip only the one
+            warn_once(
+                ("django traced request attribute", name),
+                "the Django request attribute %r (OTEL_PYTHON_DJANGO_TRACED"
+                "_REQUEST_ATTRS) could not be read and is left out of the span: %s: %s",
+                name,
+                type(exc).__qualname__,
+                exc,
+            )
     return traced
+
+
+def _traced_headers(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """Under ASGI, upstream also finds the traced names among the request's headers, as sent
+    (``x-tenant``): a header wins over a request attribute of the same name."""
+    scope = getattr(request, "scope", None) or {}
+    found: dict[str, str] = {}
+    for name, value in scope.get("headers") or ():
+        key = _latin1(name)
+        if key in names:
+            found[key] = _latin1(value)
+    return found
+
+
+def _latin1(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
 def _url_without_query(request: HttpRequest, described: WsgiRequest) -> str:

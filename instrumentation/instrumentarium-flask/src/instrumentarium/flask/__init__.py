@@ -32,14 +32,14 @@ from instrumentarium.util.config import OFF
 from instrumentarium.util.safety import logger
 
 from ._config import FlaskConfig, RequestHook, ResponseHook
-from ._telemetry import ACTIVE, FlaskTelemetry
+from ._telemetry import ACTIVE, FlaskTelemetry, get_default_span_name
 from .package import _instruments
 from .version import __version__
 
 if TYPE_CHECKING:
     import flask
 
-__all__ = ["FlaskInstrumentor", "__version__"]
+__all__ = ["FlaskInstrumentor", "get_default_span_name", "__version__"]
 
 
 class FlaskInstrumentor(BaseInstrumentor):  # type: ignore[misc]

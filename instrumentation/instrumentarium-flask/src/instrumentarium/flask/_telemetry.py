@@ -25,6 +25,7 @@ from opentelemetry import context as otel_context
 from instrumentarium.util.config import ActiveConfig
 from instrumentarium.util.http import (
     Environ,
+    MethodNormalizer,
     ResponseHook,
     ServerCall,
     ServerTelemetry,
@@ -40,7 +41,7 @@ from .version import __version__
 if TYPE_CHECKING:
     import flask
 
-__all__ = ["ACTIVE", "FlaskTelemetry", "PATCHES"]
+__all__ = ["ACTIVE", "FlaskTelemetry", "PATCHES", "get_default_span_name"]
 
 _CALL_KEY: Final = "instrumentarium.flask.call"
 _SQLCOMMENTER_KEY: Final = "SQLCOMMENTER_ORM_TAGS_AND_VALUES"
@@ -265,3 +266,18 @@ PATCHES: Final = PatchSet(
 # The FlaskTelemetry in force: instrument() sets the global one, instrument_app() an app's own
 # (or OFF); the patches are applied while any is set.
 ACTIVE: Final = ActiveConfig[FlaskTelemetry]("_instrumentarium_flask_telemetry", PATCHES)
+
+
+def get_default_span_name() -> str:
+    """The name the span of the current request gets: ``"{METHOD} {url_rule}"``, the method
+    alone when no rule matched, ``HTTP`` for a method outside the known list. Call it inside a
+    request context (``flask.request``); it reads the method variables on each call."""
+    import flask  # noqa: PLC0415 - importing the package must not import Flask
+
+    method, _ = MethodNormalizer.from_env().normalize(
+        flask.request.environ.get("REQUEST_METHOD") or ""
+    )
+    if method == "_OTHER":
+        method = "HTTP"
+    rule = flask.request.url_rule
+    return f"{method} {rule.rule}" if rule is not None else method

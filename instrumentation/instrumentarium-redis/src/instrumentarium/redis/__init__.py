@@ -74,8 +74,21 @@ class RedisInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def instrument(self, **kwargs: Any) -> None:  # upstream spells the override out, too
-        return super().instrument(**kwargs)  # type: ignore[no-any-return]
+    def instrument(
+        self,
+        tracer_provider: Optional[TracerProvider] = None,
+        request_hook: Optional[RequestHook] = None,
+        response_hook: Optional[ResponseHook] = None,
+        **kwargs: Any,
+    ) -> None:
+        """``instrument()``, whose first three options may be given by position, as upstream's
+        signature allows."""
+        return super().instrument(  # type: ignore[no-any-return]
+            tracer_provider=tracer_provider,
+            request_hook=request_hook,
+            response_hook=response_hook,
+            **kwargs,
+        )
 
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(RedisTelemetry(RedisConfig.resolve(kwargs)))

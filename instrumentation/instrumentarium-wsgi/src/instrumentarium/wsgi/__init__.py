@@ -36,7 +36,16 @@ from instrumentarium.util.http import (
 )
 
 from ._config import RequestHook, ResponseHook, WsgiConfig
-from ._telemetry import WsgiTelemetry, collect_request_attributes, get_default_span_name
+from ._helpers import (
+    ResponsePropagationSetter,
+    add_response_attributes,
+    collect_custom_request_headers_attributes,
+    collect_custom_response_headers_attributes,
+    collect_request_attributes,
+    default_response_propagation_setter,
+    get_default_span_name,
+)
+from ._telemetry import WsgiTelemetry
 from .version import __version__
 
 __all__ = [
@@ -46,7 +55,12 @@ __all__ = [
     "WSGIGetter",
     "wsgi_getter",
     "collect_request_attributes",
+    "collect_custom_request_headers_attributes",
+    "collect_custom_response_headers_attributes",
+    "add_response_attributes",
     "get_default_span_name",
+    "ResponsePropagationSetter",
+    "default_response_propagation_setter",
     "request_url",
     "ServerCall",
     "ServerTelemetry",

@@ -1,4 +1,4 @@
-"""What the middleware builds once from its ``WsgiConfig``, and upstream's module helpers.
+"""What the middleware builds once from its ``WsgiConfig``.
 
 ``OpenTelemetryMiddleware.__call__`` (``__init__.py``)::
 
@@ -13,25 +13,19 @@ from __future__ import annotations
 
 from typing import Callable, Final, Optional
 
-from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.trace import NoOpTracerProvider
-from opentelemetry.util.types import AttributeValue
-
 from instrumentarium.util.http import (
     Environ,
-    MethodNormalizer,
     ResponseHook,
     ServerCall,
     ServerTelemetry,
     WsgiRequest,
 )
 from instrumentarium.util.safety import guard, safe_hook
-from instrumentarium.util.semconv import SemconvMode, opt_in_mode
 
 from ._config import WsgiConfig
 from .version import __version__
 
-__all__ = ["WsgiTelemetry", "collect_request_attributes", "get_default_span_name"]
+__all__ = ["WsgiTelemetry", "span_name"]
 
 _STARTING: Final = guard("starting the WSGI request's span")
 
@@ -53,7 +47,7 @@ class WsgiTelemetry(ServerTelemetry):
         if self.excluded is not None and self.is_excluded(request):
             return None
         call = ServerCall(self, request)
-        span = call.start_span(_span_name(call.method, environ))
+        span = call.start_span(span_name(call.method, environ))
         if self.request_hook is not None:
             self.request_hook(span, environ)
         return call
@@ -70,42 +64,9 @@ def _with_environ(hook: Optional[Callable[..., None]]) -> Optional[ResponseHook]
     return response_hook
 
 
-def get_default_span_name(environ: Environ) -> str:
-    """Upstream's WSGI span name: ``"{METHOD} {PATH_INFO}"``, ``"HTTP"`` for unknown methods.
-
-    Reads the method variables on each call; the middleware resolves them once instead.
-    """
-    method, _ = MethodNormalizer.from_env().normalize(environ.get("REQUEST_METHOD") or "")
-    return _span_name(method, environ)
-
-
-def _span_name(method: str, environ: Environ) -> str:
+def span_name(method: str, environ: Environ) -> str:
+    """``"{METHOD} {PATH_INFO}"`` (upstream's WSGI span name), ``"HTTP"`` for ``_OTHER``."""
     if method == "_OTHER":
         return "HTTP"
     path = (environ.get("PATH_INFO") or "").strip()
     return f"{method} {path}" if path else method
-
-
-def collect_request_attributes(
-    environ: Environ, mode: Optional[SemconvMode] = None
-) -> dict[str, AttributeValue]:
-    """Upstream's helper: the span attributes of a request (no metrics, no span)."""
-    builder = _attribute_builder(mode if mode is not None else opt_in_mode("http"))
-    # Read the method variables on each call, as upstream's sanitize_method does.
-    method, original = MethodNormalizer.from_env().normalize(environ.get("REQUEST_METHOD") or "")
-    return builder.request_attributes(WsgiRequest(environ), method, original)
-
-
-_builders: dict[str, ServerTelemetry] = {}
-
-
-def _attribute_builder(mode: SemconvMode) -> ServerTelemetry:
-    builder = _builders.get(mode.name)
-    if builder is None:
-        options = WsgiConfig(
-            tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider()
-        )
-        builder = _builders[mode.name] = ServerTelemetry(
-            "instrumentarium.wsgi", "", "WSGI", options, mode
-        )
-    return builder

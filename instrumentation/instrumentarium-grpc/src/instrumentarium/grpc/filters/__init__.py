@@ -15,10 +15,12 @@ predicate here does).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 __all__ = [
     "Filter",
+    "Condition",
+    "CallDetailsT",
     "all_of",
     "any_of",
     "negate",
@@ -31,6 +33,10 @@ __all__ = [
 ]
 
 Filter = Callable[[Any], bool]
+# Upstream's names for the same type: ``Condition[grpc.HandlerCallDetails]`` annotates a server
+# filter. The type variable is not constrained to grpc's classes: this module imports no grpc.
+CallDetailsT = TypeVar("CallDetailsT")
+Condition = Callable[[CallDetailsT], bool]
 
 
 def full_method_of(details: object) -> str:

@@ -57,6 +57,8 @@ from ._redact import (
     remove_url_credentials,
 )
 from ._server import (
+    METRIC_HOSTS_KEPT,
+    OTHER_HOST,
     ResponseIterable,
     ServerCall,
     ServerOptions,
@@ -78,6 +80,7 @@ from ._wsgi import StartResponse as StartResponse
 from ._wsgi import (
     WSGIGetter,
     WsgiRequest,
+    request_headers,
     request_url,
     traced_start_response,
     wsgi_getter,
@@ -135,6 +138,8 @@ __all__ = [
     "http_instrumentation_suppressed",
     "http_version",
     # servers
+    "METRIC_HOSTS_KEPT",
+    "OTHER_HOST",
     "ServerTelemetry",
     "ServerCall",
     "ServerOptions",
@@ -143,6 +148,7 @@ __all__ = [
     "WsgiRequest",
     "WSGIGetter",
     "wsgi_getter",
+    "request_headers",
     "request_url",
     "traced_start_response",
 ]

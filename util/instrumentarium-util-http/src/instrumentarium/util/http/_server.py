@@ -56,6 +56,8 @@ from ._status import (
 
 __all__ = [
     "BufferedBody",
+    "METRIC_HOSTS_KEPT",
+    "OTHER_HOST",
     "ResponseIterable",
     "ServerCall",
     "ServerOptions",
@@ -72,6 +74,12 @@ _SERVER: Final = SpanKind.SERVER
 _INTERNAL: Final = SpanKind.INTERNAL
 _ERROR: Final = StatusCode.ERROR
 _SHARED_CACHE_LIMIT: Final = 256
+# Distinct (SERVER_NAME, Host, SERVER_PORT) an app's metrics keep; later ones are one value.
+METRIC_HOSTS_KEPT: Final = 100
+OTHER_HOST: Final = "_OTHER"
+# The metric attributes that come from the Host header (and, under some servers, SERVER_NAME /
+# SERVER_PORT, which gunicorn on a unix socket takes from it).
+_HOST_METRIC_KEYS: Final = (n.HTTP_HOST, n.NET_HOST_NAME, n.HTTP_SERVER_NAME)
 _FINISHING: Final = guard("ending the HTTP server span")
 
 Port = Union[int, str, None]  # as the server gives it: "8080" (WSGI) or 8080 (ASGI)
@@ -158,6 +166,7 @@ class ServerTelemetry:
     subclasses it to add its hooks and options."""
 
     __slots__ = (
+        "_metric_hosts",
         "_shared",
         "excluded",
         "headers",
@@ -199,6 +208,7 @@ class ServerTelemetry:
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
         self._shared: dict[tuple[Any, ...], _Shared] = {}
+        self._metric_hosts: set[tuple[Any, ...]] = set()
 
     def is_excluded(self, request: ServerRequest) -> bool:
         """Whether the request's URL matches an excluded pattern (the URL is built only when
@@ -318,22 +328,50 @@ class ServerTelemetry:
         attrs: dict[str, AttributeValue] = {
             name: value for name, value in pairs if value is not None and value != ""
         }
-        return _Shared(attrs, self.metrics)
+        return _Shared(attrs, self.metrics, self._keeps_metric_host(server_name, host, port))
+
+    def _keeps_metric_host(self, server_name: Any, host: Any, port: Optional[int]) -> bool:
+        """Whether the metrics keep this host as sent: the first ``METRIC_HOSTS_KEPT``
+        distinct hosts do; later ones are recorded as ``OTHER_HOST``. Anyone who can send a
+        request chooses its Host: without a bound, each new value would be one more attribute
+        set kept in ``http.server.active_requests`` and the duration histogram, for good.
+        Asked once per distinct request description (``_shared`` caches the answer)."""
+        kept = self._metric_hosts
+        key = (server_name, host, port)
+        if key in kept:
+            return True
+        if len(kept) < METRIC_HOSTS_KEPT:
+            kept.add(key)
+            return True
+        return False
 
 
 class _Shared:
     """What requests with the same method, scheme, host, port, protocol and user agent share:
     their span attributes so far, their ``http.server.active_requests`` attribute set (and its
-    key) and the request part of their duration attribute sets."""
+    key) and the request part of their duration attribute sets. ``host_kept`` False: the
+    metric sets carry ``OTHER_HOST`` for the host and server name, and no ``net.host.port``."""
 
     __slots__ = ("active_attributes", "active_key", "attributes", "duration_bases")
 
-    def __init__(self, attributes: dict[str, AttributeValue], metrics: HttpServerMetrics) -> None:
+    def __init__(
+        self,
+        attributes: dict[str, AttributeValue],
+        metrics: HttpServerMetrics,
+        host_kept: bool = True,
+    ) -> None:
         self.attributes = attributes
-        active = {k: attributes[k] for k in metrics.active_keys if k in attributes}
+        measured = attributes
+        if not host_kept:
+            measured = dict(attributes)
+            measured.pop(n.NET_HOST_PORT, None)
+            for key in _HOST_METRIC_KEYS:
+                if key in measured:
+                    measured[key] = OTHER_HOST
+        active = {k: measured[k] for k in metrics.active_keys if k in measured}
         self.active_attributes = active
         self.active_key = tuple(active.items())
-        self.duration_bases = metrics.duration_bases(attributes)
+        self.duration_bases = metrics.duration_bases(measured)
 
 
 def _int(value: object) -> Optional[int]:

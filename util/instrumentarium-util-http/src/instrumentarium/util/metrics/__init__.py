@@ -230,10 +230,12 @@ class ObservedCounts:
     asynchronous or the synchronous instrument.
 
     An idle attribute set keeps reporting zero, as a synchronous instrument's would, unless there
-    are more than a thousand sets; then those already reported at zero are dropped.
+    are more than a thousand sets; then those already reported at zero are dropped when the SDK
+    collects, and every set at zero when a new one comes in: with no ``MeterProvider`` (a
+    traces-only service) nothing ever collects, and the sets must not grow without bound.
     """
 
-    __slots__ = ("__weakref__", "_counts", "_lock", "_sync", "name")
+    __slots__ = ("__weakref__", "_counts", "_lock", "_prune_at", "_sync", "name")
 
     def __init__(
         self,
@@ -249,6 +251,7 @@ class ObservedCounts:
         self._lock = threading.Lock()
         # key -> [count, attributes, reported at zero once]
         self._counts: dict[Hashable, list[Any]] = {}
+        self._prune_at = _SETS_KEPT  # prune the sets at zero when a new one would pass this
         self._sync: Optional[Union[Counter, UpDownCounter]] = None
         if observable is None:
             observable = observables_export_correctly()
@@ -286,15 +289,26 @@ class ObservedCounts:
             key = frozenset(attributes.items())
         sync = self._sync
         with self._lock:
-            entry = self._counts.get(key)
+            counts = self._counts
+            entry = counts.get(key)
             if entry is None:
-                self._counts[key] = [amount, dict(attributes), False]
+                if len(counts) >= self._prune_at:
+                    self._prune()
+                counts[key] = [amount, dict(attributes), False]
             else:
                 entry[0] += amount
                 if sync is not None and not entry[0]:
                     del self._counts[key]  # the SDK keeps reporting it; only add_to_key needs it
         if sync is not None:
             sync.add(amount, attributes)
+
+    def _prune(self) -> None:
+        """Drop every set at zero (under the lock); the next prune waits until the sets in use
+        have doubled, so many requests in flight do not make each new set pay for a scan."""
+        counts = self._counts
+        for key in [key for key, entry in counts.items() if not entry[0]]:
+            del counts[key]
+        self._prune_at = max(_SETS_KEPT, 2 * len(counts))
 
     def add_to_key(self, key: Hashable, amount: int) -> None:
         """Add ``amount`` to the set counted under ``key``; nothing if ``key`` was never given
