@@ -17,7 +17,7 @@ Sources::
 A marker ``<!-- insert: WHAT ARGS -->`` in a frame is replaced by:
 
 * ``section FILE Heading words``: that section of FILE (its heading, down to the next heading
-  of the same level);
+  of the same level); ``body FILE Heading words``: the same without its heading;
 * ``lead FILE``: FILE's text between its title and its first section;
 * ``file FILE``: FILE without its title, every heading one level down;
 * ``packages``, ``imports``, ``differences``, ``identical``, ``environment``, ``benchmarks``:
@@ -496,8 +496,9 @@ def env_table_names(cell: str) -> list[str]:
 
 
 def environment(site: Site) -> dict[str, Variable]:
-    """Every ``OTEL_*`` variable an instrumentor reads: the options' ``env=`` and the tables
-    of environment variables in the READMEs (each package's, and the root's shared table)."""
+    """Every ``OTEL_*`` variable an instrumentor reads: the options' ``env=`` and the README
+    table rows (each package's, and the root's shared table) whose first cell names variables,
+    with an ``effect`` column."""
     found: dict[str, Variable] = {}
 
     def get(name: str) -> Variable:
@@ -517,10 +518,11 @@ def environment(site: Site) -> dict[str, Variable]:
         if not readme.is_file():
             continue
         for row in _table_rows(readme.read_text()):
-            key = next((k for k in ("environment variable", "variable") if k in row), None)
-            if key is None or "effect" not in row:
+            # a row whose first cell names variables: an option / variable table
+            first = next(iter(row.values()), "")
+            if "effect" not in row:
                 continue
-            for name in env_table_names(row[key]):
+            for name in env_table_names(first):
                 var = get(name)
                 if reader is not None:
                     var.readers[reader.name] = reader.page
@@ -608,16 +610,16 @@ def _inserted_sections(site: Site, frames: Sequence[Path]) -> None:
         page = frame.relative_to(FRAMES).as_posix()
         for match in INSERT.finditer(frame.read_text()):
             what, args = match.group("what"), (match.group("args") or "").split(" ", 1)
-            if what in ("section", "file", "lead") and args[0]:
+            if what in ("section", "body", "file", "lead") and args[0]:
                 source = (ROOT / args[0]).resolve()
                 if what == "file":
                     site.file_pages[source] = page
                     text = source.read_text()
                     for _, _, title in headings(without_title(text)):
                         site.section_pages[(source, slug(title))] = page
-                elif what == "section" and len(args) == 2:
+                elif what in ("section", "body") and len(args) == 2:
                     body = section(source.read_text(), args[1]) or ""
-                    for _, _, title in headings(body):
+                    for _, _, title in headings(body)[1 if what == "body" else 0 :]:
                         site.section_pages[(source, slug(title))] = page
 
 
@@ -632,10 +634,12 @@ def render_frame(site: Site, frame: Path) -> str:
         if not source.is_file():
             raise SystemExit(f"{frame}: {match.group(0)}: no file {args[0]}")
         text = source.read_text()
-        if what == "section":
+        if what in ("section", "body"):
             body = section(text, args[1] if len(args) == 2 else "")
             if body is None:
                 raise SystemExit(f"{frame}: {match.group(0)}: no such section")
+            if what == "body":
+                body = body.split("\n", 1)[1].strip("\n") if "\n" in body else ""
         elif what == "lead":
             body = lead(text)
         elif what == "file":

@@ -1,0 +1,288 @@
+"""The documentation site (``scripts/docs``) builds strictly and documents exactly what exists.
+
+The site is built once per test session into ``tmp_path`` with the real command; its HTML is
+then checked against sources the generator does not use: the options each ``<Lib>Config``
+reports at runtime (``Config.options()``, imported), the distribution folders on disk, and the
+string literals of every ``src/`` (for the variables the code really reads). The browser tests,
+which open the same build in headless Chromium, are in ``test_docs_browser.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import importlib
+import inspect
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from instrumentarium.util.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(ROOT.glob("instrumentation/*/src")) + sorted(ROOT.glob("util/*/src"))
+SOURCES += sorted(ROOT.glob("meta/*/src"))
+
+pytestmark = pytest.mark.xdist_group("docs")  # one worker builds the site once
+
+
+def build_site(out: Path) -> tuple[Path, str]:
+    """``scripts/docs`` into ``out``: the site folder and what the command printed."""
+    env = {
+        **os.environ,
+        "INSTRUMENTARIUM_DOCS_SITE": str(out / "site"),
+        "INSTRUMENTARIUM_DOCS_STAGING": str(out / "staging"),
+    }
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "docs")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return out / "site", output
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return build_site(tmp_path_factory.mktemp("docs"))
+
+
+@pytest.fixture(scope="session")
+def site(built: tuple[Path, str]) -> Path:
+    return built[0]
+
+
+class Tables(HTMLParser):
+    """Every table of a page: a list of rows, each a list of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self.tables:
+            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def tables(page: Path, first_header: str) -> list[list[list[str]]]:
+    """The tables of ``page`` whose first header cell is ``first_header``, header row dropped."""
+    parser = Tables()
+    parser.feed(page.read_text())
+    return [t[1:] for t in parser.tables if t and t[0] and t[0][0] == first_header]
+
+
+def page_of(site: Path, dist: Path) -> Path:
+    folder = "instrumentors" if dist.parent.name == "instrumentation" else "shared"
+    return site / folder / dist.name / "index.html"
+
+
+def runtime_configs() -> Iterator[tuple[Path, type[Config]]]:
+    """Every public ``Config`` subclass declared in a ``_config.py``, imported."""
+    for config_file in sorted(ROOT.glob("instrumentation/*/src/instrumentarium/*/_config.py")):
+        dist = config_file.parents[3]
+        package = config_file.parent.relative_to(config_file.parents[2])
+        module = importlib.import_module(".".join((*package.parts, "_config")))
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, Config)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
+                yield dist, value
+
+
+def configuration_variables(site: Path) -> dict[str, list[str]]:
+    """The generated table of the configuration page: variable -> its row."""
+    found = tables(site / "configuration" / "index.html", "variable")
+    assert found, "the configuration page has no table of variables"
+    return {row[0]: row for row in found[0]}
+
+
+def read_in_src() -> tuple[set[str], list[re.Pattern[str]]]:
+    """The ``OTEL_*`` names the code of every ``src/`` holds as string literals (docstrings
+    left out), and the templates it formats names from (``OTEL_PYTHON_{library}_...``)."""
+    names: set[str] = set()
+    templates: list[re.Pattern[str]] = []
+    for src in SOURCES:
+        for path in src.rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            docstrings = {
+                id(node.body[0].value)
+                for node in ast.walk(tree)
+                if isinstance(
+                    node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+                )
+                and node.body
+                and isinstance(node.body[0], ast.Expr)
+                and isinstance(node.body[0].value, ast.Constant)
+            }
+            parts = {  # the literal pieces of an f-string are no names of their own
+                id(v)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.JoinedStr)
+                for v in node.values
+            }
+            for node in ast.walk(tree):
+                if isinstance(node, ast.JoinedStr):
+                    text = "".join(
+                        re.escape(v.value) if isinstance(v, ast.Constant) else "[A-Z0-9_]+"
+                        for v in node.values
+                    )
+                    if text.startswith("OTEL_"):
+                        templates.append(re.compile(text))
+                elif (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in docstrings | parts
+                    and node.value.startswith("OTEL_")
+                ):
+                    if "{" in node.value:  # a str.format template
+                        pattern = re.sub(r"\\\{\w*\\\}", "[A-Z0-9_]+", re.escape(node.value))
+                        templates.append(re.compile(pattern))
+                    else:
+                        names.add(node.value)
+    return names, templates
+
+
+class TestBuild:
+    def test_scripts_docs_builds_strictly_without_a_warning(self, built: tuple[Path, str]) -> None:
+        """``scripts/docs`` exits 0 and MkDocs reported no warning (strict turns one into a
+        failure: a broken link or anchor, a page left out, an API object not found)."""
+        site, output = built
+        assert "WARNING" not in output, output
+        assert "docs: built" in output
+        assert (site / "index.html").is_file()
+        assert (site / "search" / "search_index.json").is_file()
+
+    def test_every_distribution_has_its_page(self, site: Path) -> None:
+        """Each folder with a pyproject.toml under instrumentation/, util/ and meta/ has a page
+        showing its README's title, and nothing else has one (nothing is listed by hand)."""
+        folders = [p.parent for p in sorted(ROOT.glob("*/*/pyproject.toml"))]
+        dists = [d for d in folders if d.parent.name in ("instrumentation", "util", "meta")]
+        for dist in dists:
+            page = page_of(site, dist)
+            assert page.is_file(), dist
+            title = dist.joinpath("README.md").read_text().splitlines()[0].lstrip("# ")
+            assert html.escape(title, quote=False) in page.read_text()
+        pages = {p.parent for p in site.glob("instrumentors/*/index.html")}
+        pages |= {p.parent for p in site.glob("shared/*/index.html")}
+        assert pages == {page_of(site, d).parent for d in dists}
+
+
+class TestOptions:
+    def test_every_declared_option_is_in_its_page_options_tables(self, site: Path) -> None:
+        """Every option of every public ``<Lib>Config`` (as the class reports it at runtime)
+        is a row of an options table on its distribution's page, with each of its variables;
+        and every row of those tables is a declared option (nothing that does not exist)."""
+        declared: dict[Path, dict[str, tuple[str, ...]]] = {}
+        for dist, config in runtime_configs():
+            for opt in config.options():
+                declared.setdefault(dist, {})[opt.name] = opt.env
+        assert declared, "no Config found"
+        for dist, options in declared.items():
+            rows = [row for t in tables(page_of(site, dist), "keyword argument") for row in t]
+            shown = {row[0]: row for row in rows}
+            assert set(shown) == set(options), dist.name
+            for name, env in options.items():
+                for variable in env:
+                    assert variable in shown[name][1], (dist.name, name, variable)
+
+    def test_the_api_reference_documents_each_instrumentor_class(self, site: Path) -> None:
+        """Each entry point's class has its API reference (mkdocstrings) on its page."""
+        for pyproject in sorted(ROOT.glob("instrumentation/*/pyproject.toml")):
+            text = pyproject.read_text()
+            page = page_of(site, pyproject.parent).read_text()
+            for module, cls in re.findall(r'= "(instrumentarium\.[\w.]+):(\w+)"', text):
+                assert f'id="{module}.{cls}"' in page, (pyproject.parent.name, cls)
+
+
+class TestEnvironment:
+    def test_every_declared_variable_is_on_the_configuration_page(self, site: Path) -> None:
+        """Every variable named by an option's ``env=`` is a row of the one table of
+        variables, which names the option's package among its readers."""
+        variables = configuration_variables(site)
+        for dist, config in runtime_configs():
+            short = dist.name.removeprefix("instrumentarium-")
+            for opt in config.options():
+                for variable in opt.env:
+                    assert variable in variables, (dist.name, opt.name, variable)
+                    assert short in variables[variable][1], (variable, short)
+
+    def test_every_variable_the_code_reads_is_on_the_configuration_page(self, site: Path) -> None:
+        """Each ``OTEL_*`` string literal of the code (not of a docstring) is documented."""
+        names, _ = read_in_src()
+        assert "OTEL_SEMCONV_STABILITY_OPT_IN" in names
+        missing = names - set(configuration_variables(site))
+        assert not missing, f"read in src/ but not on the configuration page: {sorted(missing)}"
+
+    def test_every_documented_variable_is_read_somewhere_in_src(self, site: Path) -> None:
+        """Nothing on the configuration page that no code reads: each variable is a string
+        literal of some ``src/`` or matches a name template the code formats."""
+        names, templates = read_in_src()
+        for variable in configuration_variables(site):
+            assert variable in names or any(t.fullmatch(variable) for t in templates), variable
+
+    def test_the_search_index_has_every_variable(self, site: Path) -> None:
+        """The site's search index holds each variable as one word (the search separator
+        keeps underscores), so a search by name can find it."""
+        index = (site / "search" / "search_index.json").read_text()
+        for variable in configuration_variables(site):
+            assert variable in index
+
+
+class TestMigration:
+    def test_each_instrumentor_has_its_one_line_change(self, site: Path) -> None:
+        """The migration page has each instrumentor's import (ours, and upstream's module)."""
+        page = (site / "migrating" / "index.html").read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        for init in sorted(ROOT.glob("instrumentation/*/src/instrumentarium/*/__init__.py")):
+            module = f"instrumentarium.{init.parent.name}"
+            assert f"from {module} import" in text, module
+            assert f"from opentelemetry.instrumentation.{init.parent.name} import" in text
+
+    def test_every_readme_difference_is_a_row_of_the_differences_table(self, site: Path) -> None:
+        """Each bullet of a README's "Differences from upstream" section is one row of the
+        migration page's table, under its instrumentor: the two cannot drift."""
+        rows = tables(site / "migrating" / "index.html", "instrumentor")
+        differences = next(t for t in rows if t and len(t[0]) == 2)
+        for readme in sorted(ROOT.glob("instrumentation/*/README.md")):
+            text = readme.read_text()
+            start = re.search(r"^## Differences from upstream.*$", text, re.M)
+            if start is None:
+                continue
+            body = re.split(r"^#", text[start.end() :], maxsplit=1, flags=re.M)[0]
+            bullets = re.findall(r"^[-*] .*$", body, re.M)
+            short = readme.parent.name.removeprefix("instrumentarium-")
+            mine = [row for row in differences if row[0] == short]
+            assert len(mine) == len(bullets), short
+            if not bullets:
+                continue
+            first = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", bullets[0][2:])
+            first_words = " ".join(re.sub(r"[`*]", "", first).split()[:4])
+            assert first_words in mine[0][1], (short, first_words)
