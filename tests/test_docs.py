@@ -3,8 +3,9 @@
 The site is built once per test session into ``tmp_path`` with the real command; its HTML is
 then checked against sources the generator does not use: the options each ``<Lib>Config``
 reports at runtime (``Config.options()``, imported), the distribution folders on disk, and the
-string literals of every ``src/`` (for the variables the code really reads). The browser tests,
-which open the same build in headless Chromium, are in ``test_docs_browser.py``.
+string literals of every ``src/`` (for the variables the code really reads). ``TestBrowser``
+opens the same build in headless Chromium (a real browser: tables rendered, search answering)
+and leaves its screenshots in ``build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import inspect
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from instrumentarium.util.config import Config
+from tests.support.browser import Browser, find_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(ROOT.glob("instrumentation/*/src")) + sorted(ROOT.glob("util/*/src"))
@@ -151,7 +156,7 @@ def read_in_src() -> tuple[set[str], list[re.Pattern[str]]]:
             for node in ast.walk(tree):
                 if isinstance(node, ast.JoinedStr):
                     text = "".join(
-                        re.escape(v.value) if isinstance(v, ast.Constant) else "[A-Z0-9_]+"
+                        re.escape(str(v.value)) if isinstance(v, ast.Constant) else "[A-Z0-9_]+"
                         for v in node.values
                     )
                     if text.startswith("OTEL_"):
@@ -286,3 +291,118 @@ class TestMigration:
             first = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", bullets[0][2:])
             first_words = " ".join(re.sub(r"[`*]", "", first).split()[:4])
             assert first_words in mine[0][1], (short, first_words)
+
+
+SCREENSHOTS = ROOT / "build" / "screenshots"  # gitignored, kept for a reader to look at
+SKIP_BROWSER = "INSTRUMENTARIUM_SKIP_BROWSER_TESTS"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium: required (CI installs it through scripts/setup); a machine without
+    it may skip these tests only by saying so."""
+    found = find_chromium()
+    if found is None:
+        if os.environ.get(SKIP_BROWSER):
+            pytest.skip(f"no Chromium, and {SKIP_BROWSER} is set")
+        pytest.fail(
+            "no Chromium for the docs browser tests: run scripts/setup as root (it installs"
+            f" Debian's chromium) or `apt-get install chromium`; {SKIP_BROWSER}=1 skips them",
+            pytrace=False,
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def served(site: Path) -> Iterator[str]:
+    """The built site over HTTP on a free loopback port (search fetches its index, which a
+    file:// page may not)."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(site), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator[Browser]:
+    with Browser(chromium) as opened:
+        yield opened
+
+
+def rendered_tables(dom: str, first_header: str) -> list[list[list[str]]]:
+    parser = Tables()
+    parser.feed(dom)
+    return [t[1:] for t in parser.tables if t and t[0] and t[0][0] == first_header]
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), path
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1280, 1600), path
+    assert len(data) > 20_000, f"{path}: {len(data)} bytes, a blank page?"
+
+
+class TestBrowser:
+    """The built site in headless Chromium, as a reader sees it; screenshots in build/."""
+
+    def test_index_renders_the_table_of_every_distribution(
+        self, browser: Browser, served: str
+    ) -> None:
+        """The home page's package table links every distribution's page."""
+        dom = browser.open(f"{served}/", "document.querySelector('table') !== null")
+        assert_png(browser.screenshot(SCREENSHOTS / "index.png"))
+        (packages,) = rendered_tables(dom, "distribution")
+        shown = {row[0] for row in packages}
+        for pyproject in ROOT.glob("*/*/pyproject.toml"):
+            if pyproject.parent.parent.name in ("instrumentation", "util", "meta"):
+                assert pyproject.parent.name in shown, pyproject.parent.name
+
+    def test_migration_page_renders_its_tables(self, browser: Browser, served: str) -> None:
+        """The migration page shows the imports, identical names and differences tables."""
+        dom = browser.open(f"{served}/migrating/", "document.querySelectorAll('table').length >= 3")
+        assert_png(browser.screenshot(SCREENSHOTS / "migrating.png"))
+        (imports,) = rendered_tables(dom, "upstream")
+        assert ["opentelemetry-instrumentation-flask", "instrumentarium-flask", "flask"] in imports
+        identical, differences = rendered_tables(dom, "instrumentor")
+        assert any(row[0] == "redis" and "sanitize_query" in row[2] for row in identical)
+        assert any(row[0] == "redis" for row in differences)
+
+    def test_an_instrumentor_page_renders_its_options_and_api(
+        self, browser: Browser, served: str
+    ) -> None:
+        """Flask's page: the options table from FlaskConfig and the API reference."""
+        dom = browser.open(
+            f"{served}/instrumentors/instrumentarium-flask/",
+            "document.getElementById('instrumentarium.flask.FlaskInstrumentor') !== null",
+        )
+        assert_png(browser.screenshot(SCREENSHOTS / "instrumentor-flask.png"))
+        options = {row[0]: row for t in rendered_tables(dom, "keyword argument") for row in t}
+        assert "OTEL_PYTHON_FLASK_EXCLUDED_URLS" in options["excluded_urls"][1]
+        assert "instrument_app" in dom
+
+    def test_search_finds_a_variable_by_name(self, browser: Browser, served: str) -> None:
+        """``?q=NAME`` opens Material's search; its results for a variable lead to the
+        configuration page, with the name highlighted."""
+        variable = "OTEL_PYTHON_FLASK_EXCLUDED_URLS"
+        dom = browser.open(
+            f"{served}/?q={variable}",
+            "document.querySelectorAll('.md-search-result__item').length > 0",
+        )
+        assert_png(browser.screenshot(SCREENSHOTS / "search.png"))
+        links = re.findall(r'href="([^"]+)" class="md-search-result__link"', dom)
+        assert any("/configuration/" in link for link in links), links
+        assert f"<mark>{variable}</mark>" in dom
