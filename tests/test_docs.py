@@ -16,7 +16,9 @@ import importlib
 import inspect
 import os
 import re
+import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -406,3 +408,102 @@ class TestBrowser:
         links = re.findall(r'href="([^"]+)" class="md-search-result__link"', dom)
         assert any("/configuration/" in link for link in links), links
         assert f"<mark>{variable}</mark>" in dom
+
+
+FOO_PYPROJECT = """\
+[project]
+name = "instrumentarium-foo"
+dynamic = ["version"]
+description = "Traces foo, a drop-in for opentelemetry-instrumentation-foo."
+
+[project.optional-dependencies]
+instruments = ["foo >= 1.2"]
+
+[project.entry-points.opentelemetry_instrumentor]
+foo = "instrumentarium.foo:FooInstrumentor"
+
+[tool.hatch.version]
+path = "src/instrumentarium/foo/version.py"
+"""
+FOO_README = """\
+# instrumentarium-foo
+
+Traces foo.
+
+## Options
+
+<!-- begin: options (scripts/generate) -->
+<!-- end: options -->
+
+| environment variable | default | effect |
+|---|---|---|
+| `OTEL_PYTHON_FOO_VERBOSE` | `false` | says more |
+
+## Differences from upstream, on purpose
+
+- foo calls are traced once, not twice, with
+  a second line.
+- a [link to redis](../instrumentarium-redis/README.md#what-is-emitted).
+
+Supported: foo 1.2 and newer.
+"""
+FOO_CONFIG = """\
+from dataclasses import dataclass
+
+from instrumentarium.util.config import ProviderConfig, option
+
+
+@dataclass(frozen=True)
+class FooConfig(ProviderConfig):
+    excluded_urls: object = option(None, env="OTEL_PYTHON_FOO_EXCLUDED_URLS", doc="not these")
+"""
+
+
+class TestGeneration:
+    def test_a_new_instrumentor_shows_up_with_no_docs_edit(self, tmp_path: Path) -> None:
+        """A package folder added to a copy of the repository gets its page, its import line
+        and differences on the migration page, its variables (from its Config and from its
+        README's table) on the configuration page and a row on the home page: the generator
+        lists nothing by hand."""
+        copy = tmp_path / "repo"
+        for part in ("docs", "scripts", "instrumentation", "util", "meta", "examples"):
+            shutil.copytree(
+                ROOT / part,
+                copy / part,
+                ignore=shutil.ignore_patterns("tests", "__pycache__", "*.egg-info"),
+            )
+        for part in ("README.md", "benchmarks/README.md", "benchmarks/chart.svg"):
+            (copy / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / part, copy / part)
+        foo = copy / "instrumentation" / "instrumentarium-foo"
+        pkg = foo / "src" / "instrumentarium" / "foo"
+        pkg.mkdir(parents=True)
+        (foo / "pyproject.toml").write_text(FOO_PYPROJECT)
+        (foo / "README.md").write_text(FOO_README)
+        (pkg / "__init__.py").write_text('__all__ = ["FooInstrumentor"]\n')
+        (pkg / "_config.py").write_text(FOO_CONFIG)
+        out = tmp_path / "pages"
+        subprocess.run(
+            [sys.executable, str(copy / "docs" / "generate_pages.py"), str(out)],
+            check=True,
+            timeout=60,
+        )
+        page = (out / "instrumentors" / "instrumentarium-foo.md").read_text()
+        assert "| `excluded_urls` | `OTEL_PYTHON_FOO_EXCLUDED_URLS` | `None` | not these |" in page
+        assert "| `tracer_provider` |" in page  # the base config's options come first
+        assert "| instruments | `foo >= 1.2` |" in page
+        assert "::: instrumentarium.foo" in page
+        migrating = (out / "migrating.md").read_text()
+        assert "from instrumentarium.foo import FooInstrumentor" in migrating
+        assert "pip install instrumentarium-foo" in migrating
+        assert "foo calls are traced once, not twice, with a second line. |" in migrating
+        # a link in a README goes to the page that shows its target
+        assert "(instrumentors/instrumentarium-redis.md#what-is-emitted)" in migrating
+        configuration = (out / "configuration.md").read_text()
+        for variable in ("OTEL_PYTHON_FOO_EXCLUDED_URLS", "OTEL_PYTHON_FOO_VERBOSE"):
+            row = next(r for r in configuration.splitlines() if r.startswith(f"| `{variable}`"))
+            assert "[foo](instrumentors/instrumentarium-foo.md)" in row
+        assert (
+            "[`instrumentarium-foo`](instrumentors/instrumentarium-foo.md)"
+            in (out / "index.md").read_text()
+        )
