@@ -672,17 +672,15 @@ def render_distribution(site: Site, dist: Distribution) -> str:
     facts = [
         "## Package",
         "",
-        "| | |",
-        "|---|---|",
-        f"| distribution | `{dist.name}` (`pip install {dist.name}`) |",
-        f"| import | `{dist.module}` |",
-        f"| instruments | {_code_list(dist.instruments)} |",
-        f"| entry points | {_code_list(list(dist.entry_points))} |",
+        f"- **distribution**: `{dist.name}` (`pip install {dist.name}`)",
+        f"- **import**: `{dist.module}`",
+        f"- **instruments**: {_code_list(dist.instruments)}",
+        f"- **entry points**: {_code_list(list(dist.entry_points))}",
     ]
     if dist.upstream_distribution:
-        facts.append(f"| replaces | `{dist.upstream_distribution}` (`{dist.upstream_module}`) |")
+        facts.append(f"- **replaces**: `{dist.upstream_distribution}` (`{dist.upstream_module}`)")
     for name, options in dist.configs.items():
-        facts.append(f"| options | `{name}`: {_code_list([o.name for o in options])} |")
+        facts.append(f"- **options** (`{name}`): {_code_list([o.name for o in options])}")
     api = [
         "## API reference",
         "",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import html
 import importlib
+import importlib.machinery
 import inspect
 import os
 import re
@@ -20,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -491,7 +493,7 @@ class TestGeneration:
         page = (out / "instrumentors" / "instrumentarium-foo.md").read_text()
         assert "| `excluded_urls` | `OTEL_PYTHON_FOO_EXCLUDED_URLS` | `None` | not these |" in page
         assert "| `tracer_provider` |" in page  # the base config's options come first
-        assert "| instruments | `foo >= 1.2` |" in page
+        assert "- **instruments**: `foo >= 1.2`" in page
         assert "::: instrumentarium.foo" in page
         migrating = (out / "migrating.md").read_text()
         assert "from instrumentarium.foo import FooInstrumentor" in migrating
@@ -506,4 +508,21 @@ class TestGeneration:
         assert (
             "[`instrumentarium-foo`](instrumentors/instrumentarium-foo.md)"
             in (out / "index.md").read_text()
+        )
+
+    def test_docstrings_become_markdown_lists_and_code(self) -> None:
+        """The Griffe extension puts a blank line before a list right under its introducing
+        line (once, not inside the list) and fences a reST ``::`` block as Python."""
+        loader = importlib.machinery.SourceFileLoader(
+            "griffe_docstrings", str(ROOT / "docs" / "griffe_docstrings.py")
+        )
+        module = types.ModuleType(loader.name)
+        loader.exec_module(module)
+        text = (
+            "Options (generated):\n* ``a``: one\n  more\n* ``b``: two\n\n"
+            "Usage::\n\n    x = 1\n\nEnd."
+        )
+        assert module.to_markdown(text) == (
+            "Options (generated):\n\n* ``a``: one\n  more\n* ``b``: two\n\n"
+            "Usage:\n\n```python\nx = 1\n```\n\nEnd."
         )
