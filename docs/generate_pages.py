@@ -20,8 +20,8 @@ A marker ``<!-- insert: WHAT ARGS -->`` in a frame is replaced by:
   of the same level); ``body FILE Heading words``: the same without its heading;
 * ``lead FILE``: FILE's text between its title and its first section;
 * ``file FILE``: FILE without its title, every heading one level down;
-* ``packages``, ``imports``, ``differences``, ``identical``, ``environment``, ``benchmarks``:
-  the generated tables (see the ``render_*`` functions).
+* ``packages``, ``imports``, ``differences``, ``identical``, ``environment``, ``benchmarks``,
+  ``startup``: the generated tables (see the ``render_*`` functions).
 
 Links between the repository's Markdown files are rewritten to the pages that show them; a
 link to any other file of the repository goes to its source on GitHub.
@@ -356,15 +356,15 @@ def _code_list(names: Sequence[str]) -> str:
 
 
 def render_packages(site: Site, page: str) -> str:
-    """Every distribution: its page, import path, what it instruments, entry points."""
+    """Every distribution: its page, what it instruments, entry points (its page has the rest)."""
     lines = [
-        "| distribution | import | instruments | entry points | what it is |",
-        "|---|---|---|---|---|",
+        "| distribution | instruments | entry points | what it is |",
+        "|---|---|---|---|",
     ]
     for dist in site.dists:
         link = _relative(PurePosixPath(dist.page), PurePosixPath(page).parent)
         lines.append(
-            f"| [`{dist.name}`]({link}) | `{dist.module}` | {_code_list(dist.instruments)}"
+            f"| [`{dist.name}`]({link}) | {_code_list(dist.instruments)}"
             f" | {_code_list(list(dist.entry_points))} | {_cell(dist.description)} |"
         )
     return "\n".join(lines)
@@ -591,6 +591,18 @@ def render_benchmarks(_site: Site, _page: str) -> str:
     return f"{notes}\n\n" + "\n".join(lines)
 
 
+def render_startup(_site: Site, _page: str) -> str:
+    """The start-up figure: ``benchmarks/startup.md``, the report ``benchmarks/startup.py``
+    printed (its first line says how and when it was measured)."""
+    report = ROOT / "benchmarks" / "startup.md"
+    if not report.is_file():
+        return (
+            "No start-up figure is recorded yet: `.venv/bin/python benchmarks/startup.py"
+            " --rounds 10 > benchmarks/startup.md` measures it."
+        )
+    return report.read_text().strip("\n")
+
+
 TABLES = {
     "packages": render_packages,
     "imports": render_imports,
@@ -598,6 +610,7 @@ TABLES = {
     "identical": render_identical,
     "environment": render_environment,
     "benchmarks": render_benchmarks,
+    "startup": render_startup,
 }
 
 
