@@ -461,9 +461,22 @@ class Variable:
 
     name: str
     readers: dict[str, str] = field(default_factory=dict)  # dist name -> its page
-    options: list[str] = field(default_factory=list)  # "flask: excluded_urls"
+    options: dict[str, str] = field(default_factory=dict)  # dist name -> its keyword
     default: str = ""
-    effect: str = ""
+    effects: dict[str, str] = field(default_factory=dict)  # source ("" the root README) -> text
+
+    @property
+    def effect(self) -> str:
+        """The root README's shared description, else the one every reader gives, else each
+        reader's own, named."""
+        if "" in self.effects:
+            return self.effects[""]
+        if len(set(self.effects.values())) == 1:
+            return next(iter(self.effects.values()))
+        return "; ".join(
+            f"{name.removeprefix('instrumentarium-')}: {text}"
+            for name, text in self.effects.items()
+        )
 
 
 def _table_rows(text: str) -> Iterator[dict[str, str]]:
@@ -509,9 +522,9 @@ def environment(site: Site) -> dict[str, Variable]:
             for name in option.env:
                 var = get(name)
                 var.readers[dist.name] = dist.page
-                var.options.append(f"{dist.short}: `{option.name}`")
-                var.default = var.default or f"`{option.default}` (the keyword's)"
-                var.effect = var.effect or _cell(option.doc)
+                var.options.setdefault(dist.name, option.name)
+                var.default = var.default or f"unset, `{option.name}={option.default}`"
+                var.effects.setdefault(dist.name, _cell(option.doc))
     sources: list[tuple[Path, Optional[Distribution]]] = [(ROOT / "README.md", None)]
     sources += [(d.readme, d) for d in site.dists]
     for readme, reader in sources:
@@ -524,29 +537,33 @@ def environment(site: Site) -> dict[str, Variable]:
                 continue
             for name in env_table_names(first):
                 var = get(name)
-                if reader is not None:
-                    var.readers[reader.name] = reader.page
-                if reader is None or not var.effect:
+                effect = site.rewrite(row["effect"], readme, "configuration.md")
+                if reader is None:
                     # the root README's shared table describes a variable for every reader
-                    var.effect = site.rewrite(row["effect"], readme, "configuration.md")
-                    var.default = row.get("default", var.default) or var.default
+                    var.effects[""] = effect
+                    var.default = row.get("default") or var.default
+                else:
+                    var.readers[reader.name] = reader.page
+                    var.effects.setdefault(reader.name, effect)
+                    var.default = var.default or row.get("default", "")
     return dict(sorted(found.items()))
 
 
 def render_environment(site: Site, page: str) -> str:
-    lines = [
-        "| variable | read by | keyword argument | default | effect |",
-        "|---|---|---|---|---|",
-    ]
+    """One row per variable: who reads it (and for which keyword argument), what it does."""
+    lines = ["| variable | read by (keyword argument) | effect (default) |", "|---|---|---|"]
     here = PurePosixPath(page).parent
     for var in environment(site).values():
-        readers = ", ".join(
-            f"[{name.removeprefix('instrumentarium-')}]({_relative(PurePosixPath(p), here)})"
-            for name, p in sorted(var.readers.items())
-        )
+        readers = []
+        for name, target in sorted(var.readers.items()):
+            short = name.removeprefix("instrumentarium-")
+            link = f"[{short}]({_relative(PurePosixPath(target), here)})"
+            keyword = var.options.get(name)
+            readers.append(f"{link} (`{keyword}`)" if keyword else link)
+        default = f" (default: {var.default})" if var.default and var.default != "—" else ""
         lines.append(
-            f"| `{var.name}` | {readers or 'every HTTP instrumentor'}"
-            f" | {', '.join(var.options) or '—'} | {var.default or '—'} | {var.effect} |"
+            f"| `{var.name}` | {', '.join(readers) or 'every HTTP instrumentor'}"
+            f" | {var.effect}{default} |"
         )
     return "\n".join(lines)
 
