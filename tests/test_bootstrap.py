@@ -14,14 +14,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import packaging
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from instrumentarium.bootstrap import Environment, UnknownNameError, instrumentors, make_plan
+from instrumentarium.bootstrap import Environment, Plan, UnknownNameError, instrumentors
+from instrumentarium.bootstrap import make_plan as make_full_plan
 from instrumentarium.bootstrap.version import __version__
 
 try:
@@ -63,6 +64,17 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path) -> Site:
     return Site(tmp_path / "site")
+
+
+# The instrumentors of installed libraries. The tests of matching libraries plan with these
+# only; those of the standard library (logging), proposed in every environment, have their own
+# tests (``TestStandardLibrary``).
+LIBRARY_INSTRUMENTORS = tuple(i for i in instrumentors() if not i.of_standard_library)
+
+
+def make_plan(env: Environment, **kwargs: Any) -> Plan:
+    """``make_plan`` over the library instrumentors (see ``LIBRARY_INSTRUMENTORS``)."""
+    return make_full_plan(env, known=LIBRARY_INSTRUMENTORS, **kwargs)
 
 
 class TestProposals:
@@ -247,14 +259,15 @@ def _parsed(requirement: str) -> tuple[str, SpecifierSet]:
 class TestGeneratedMap:
     def test_map_matches_every_instrumentors_pyproject(self) -> None:
         """Each entry equals its distribution's ``instruments`` extra and entry points, and
-        every instrumentor with an ``instruments`` extra is in the map."""
+        every instrumentor with an ``instruments`` extra or an entry point is in the map (an
+        empty extra: the standard library's)."""
         expected = {}
         for pyproject in sorted(ROOT.glob("instrumentation/*/pyproject.toml")):
             project = tomllib.loads(pyproject.read_text())["project"]
             instruments = project.get("optional-dependencies", {}).get("instruments", [])
             version_path = pyproject.parent / "src/instrumentarium"
-            if instruments and any(version_path.glob("*/version.py")):
-                eps = project.get("entry-points", {}).get("opentelemetry_instrumentor", {})
+            eps = project.get("entry-points", {}).get("opentelemetry_instrumentor", {})
+            if (instruments or eps) and any(version_path.glob("*/version.py")):
                 expected[project["name"]] = (tuple(map(_parsed, instruments)), tuple(eps))
         actual = {
             i.distribution: (tuple(_parsed(str(r)) for r in i.requirements), i.entry_points)
@@ -299,7 +312,10 @@ class TestCommandLine:
         site.add("redis", "1.0.0")
         result = _cli(site)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines() == [f"instrumentarium-flask=={__version__}"]
+        assert result.stdout.splitlines() == [
+            f"instrumentarium-flask=={__version__}",
+            f"instrumentarium-logging=={__version__}",
+        ]
         assert "upgrading 0.0.1" in result.stderr
         assert "skipped (out-of-range) redis 1.0.0" in result.stderr
 
@@ -310,7 +326,10 @@ class TestCommandLine:
         result = _cli(site, "--format", "json")
         assert result.returncode == 0, result.stderr
         document = json.loads(result.stdout)
-        assert document["requirements"] == [f"instrumentarium-requests=={__version__}"]
+        assert document["requirements"] == [
+            f"instrumentarium-logging=={__version__}",
+            f"instrumentarium-requests=={__version__}",
+        ]
         assert [(s["library"], s["code"]) for s in document["skipped"]] == [
             ("flask", "out-of-range")
         ]
@@ -325,6 +344,70 @@ class TestCommandLine:
         self, site: Site
     ) -> None:
         """``-a install`` with an empty plan runs nothing and exits 0."""
-        result = _cli(site, "-a", "install", "--installer", "uv")
+        result = _cli(site, "-a", "install", "--installer", "uv", "--exclude", "logging")
         assert result.returncode == 0, result.stderr
         assert "nothing to install" in result.stderr
+
+
+class TestStandardLibrary:
+    def test_logging_is_proposed_in_every_environment(self, site: Site) -> None:
+        """logging needs no installed library: it is proposed even where nothing else is (as
+        upstream's bootstrap installs its default instrumentations everywhere)."""
+        site.add("attrs", "24.2.0")
+        plan = make_full_plan(site.environment())
+        assert plan.requirements == [f"instrumentarium-logging=={__version__}"]
+        (proposal,) = plan.proposals
+        assert proposal.library_version == ""
+        assert "standard library's logging" in proposal.reason
+
+    def test_in_map_order_among_the_libraries(self, site: Site) -> None:
+        site.add("Flask", "3.0.3")
+        assert make_full_plan(site.environment()).requirements == [
+            f"instrumentarium-flask=={__version__}",
+            f"instrumentarium-logging=={__version__}",
+        ]
+
+    def test_upstream_logging_instrumentor_is_a_skip(self, site: Site) -> None:
+        """Upstream's ``logging`` entry point installed: both would set a record factory."""
+        site.add(
+            "opentelemetry-instrumentation-logging",
+            "0.66b1",
+            {"logging": "opentelemetry.instrumentation.logging:LoggingInstrumentor"},
+        )
+        plan = make_full_plan(site.environment())
+        assert plan.proposals == ()
+        assert [(s.distribution, s.code) for s in plan.skipped] == [
+            ("instrumentarium-logging", "upstream-installed")
+        ]
+
+    def test_disabled_and_excluded_and_already_installed(
+        self, site: Site, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The same skips as any instrumentor: disabled, ``--exclude``, installed already."""
+        env = site.environment()
+        assert [s.code for s in make_full_plan(env, exclude=["logging"]).skipped] == ["excluded"]
+        monkeypatch.setenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "logging")
+        assert [s.code for s in make_full_plan(env).skipped] == ["disabled"]
+        monkeypatch.delenv("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS")
+        site.add("instrumentarium-logging", __version__, {"logging": "instrumentarium.logging:X"})
+        skipped = make_full_plan(site.environment()).skipped
+        assert [s.code for s in skipped] == ["already-installed"]
+
+    def test_nothing_is_pinned_for_it(self, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The install's constraints pin the installed libraries; the standard library has no
+        distribution to pin."""
+        from instrumentarium.bootstrap import _install
+
+        site.add("Flask", "3.0.3")
+        plan = make_full_plan(site.environment())
+        captured: dict[str, str] = {}
+
+        def fake_run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+            constraints = command[command.index("--constraint") + 1]
+            captured["constraints"] = Path(constraints).read_text()
+            return subprocess.CompletedProcess(command, 0)
+
+        monkeypatch.setattr(_install, "find_installer", lambda choice: ("uv", ["uv", "pip"]))
+        monkeypatch.setattr(_install.subprocess, "run", fake_run)
+        _install.run(plan, "uv", [])
+        assert captured["constraints"] == "flask==3.0.3\n"

@@ -72,9 +72,9 @@ server.shutdown()
 
 def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> None:
     """In a uv-made venv (no pip) with Flask and requests: the bootstrap proposes exactly their
-    two instrumentors, ``-a install`` installs them with ``uv pip`` in one call, the libraries
-    keep their versions, and ``opentelemetry-instrument`` then prints a server and a client
-    span of one trace."""
+    two instrumentors and the standard library's logging, ``-a install`` installs them with
+    ``uv pip`` in one call, the libraries keep their versions, and ``opentelemetry-instrument``
+    then prints a server and a client span of one trace."""
     wheels = built_wheels()
     python = uv_venv(tmp_path / "venv")
     bin_dir = python.parent
@@ -95,6 +95,7 @@ def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> Non
     assert proposed.returncode == 0, proposed.stderr
     assert proposed.stdout.splitlines() == [
         f"instrumentarium-flask=={__version__}",
+        f"instrumentarium-logging=={__version__}",
         f"instrumentarium-requests=={__version__}",
     ]
 
@@ -113,12 +114,13 @@ def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> Non
     after = _installed(python)
     assert after["instrumentarium-flask"] == __version__
     assert after["instrumentarium-requests"] == __version__
+    assert after["instrumentarium-logging"] == __version__
     assert after["flask"] == before["flask"] == "3.0.3"
     assert after["requests"] == before["requests"]
 
     again = _run(bin_dir / "instrumentarium-bootstrap", PATH=path)
     assert again.stdout == ""
-    assert again.stderr.count("(already-installed)") == 2
+    assert again.stderr.count("(already-installed)") == 3
 
     app = tmp_path / "app.py"
     app.write_text(APP)
@@ -144,7 +146,7 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
 ) -> None:
     """In a ``python -m venv`` venv (pip present) with Flask 2.1 (below ``flask >= 2.2``) and
     requests: the bootstrap explains the Flask skip, installs only the requests instrumentor
-    with pip, and leaves Flask at 2.1."""
+    (and the standard library's logging) with pip, and leaves Flask at 2.1."""
     wheels = built_wheels()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -154,7 +156,10 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
 
     proposed = _run(venv / "bin/instrumentarium-bootstrap", "--format", "json", PATH=path)
     assert proposed.returncode == 0, proposed.stderr
-    assert '"requirements": [\n    "instrumentarium-requests==' in proposed.stdout
+    assert (
+        f'"requirements": [\n    "instrumentarium-logging=={__version__}",\n'
+        f'    "instrumentarium-requests=={__version__}"\n  ]'
+    ) in proposed.stdout
     assert '"code": "out-of-range"' in proposed.stdout
     text = _run(venv / "bin/instrumentarium-bootstrap", PATH=path)
     assert "skipped (out-of-range) Flask 2.1.3 is outside the range" in text.stderr

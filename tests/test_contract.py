@@ -52,6 +52,7 @@ ENTRY_POINTS = {
     "grpc_client": "instrumentarium.grpc:GrpcInstrumentorClient",
     "grpc_server": "instrumentarium.grpc:GrpcInstrumentorServer",
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
+    "logging": "instrumentarium.logging:LoggingInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
@@ -87,6 +88,9 @@ PACKAGES = {
     "instrumentarium.kafka": Package(
         "instrumentarium-kafka-python", "KafkaInstrumentor __version__"
     ),
+    "instrumentarium.logging": Package(
+        "instrumentarium-logging", "LoggingInstrumentor __version__"
+    ),
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
@@ -103,6 +107,12 @@ PACKAGES = {
         " request_url ServerCall ServerTelemetry ResponseIterable __version__",
     ),
 }
+
+
+# Entry points of instrumentors of the standard library: they declare no library (an empty
+# ``instruments`` extra, as upstream's ``_instruments = ()``), and the modules they patch are
+# imported before any instrumentor runs.
+STANDARD_LIBRARY = {"logging"}
 
 
 def our_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -204,7 +214,15 @@ class TestDependencies:
             if (marker := Requirement(line).marker) is not None
             and marker.evaluate({"extra": "instruments"})
         ]
-        assert extra, "the distribution declares no instruments extra"
+        if entry_point_name in STANDARD_LIBRARY:  # nothing to install: an empty extra
+            assert "instruments" in (
+                importlib.metadata.metadata(package_of(entry_point_name).distribution).get_all(
+                    "Provides-Extra"
+                )
+                or []
+            )
+        else:
+            assert extra, "the distribution declares no instruments extra"
         assert normalized(instrumentor.instrumentation_dependencies()) == normalized(extra)
         assert normalized(package._instruments) == normalized(extra)
 
@@ -263,7 +281,8 @@ class TestLifecycle:
         ``uninstrument()`` undoes it."""
         instrumentor = our_entry_points()[entry_point_name].load()
         libraries = library_modules(instrumentor().instrumentation_dependencies())
-        assert libraries, "no library module found for the instruments"
+        # The standard library is imported before any instrumentor runs: nothing to defer.
+        assert libraries or entry_point_name in STANDARD_LIBRARY, "no library module found"
         environment = clean_environ("DJANGO_SETTINGS_MODULE")
         result = subprocess.run(
             [

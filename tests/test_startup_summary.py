@@ -161,6 +161,20 @@ class TestSummaryAtDebug:
         assert summary["urllib3"][0] == "instrumented"
         assert re.search(r"\burllib3 \d", summary["urllib3"][1])
 
+    def test_standard_library_instrumentor_says_so(
+        self, debug_run: subprocess.CompletedProcess[str]
+    ) -> None:
+        """logging has no library to install: its line says it patches the standard library
+        (and the lines after it are still read: no line ends at the state). Older SDKs do not
+        import ``logging.config`` at start-up: its patch then waits for that import."""
+        summary = _summary(debug_run.stderr)
+        state, detail = summary["logging"]
+        assert state == "instrumented"
+        assert detail in (
+            "standard library",
+            "patched on first import of logging.config; standard library",
+        )
+
     def test_libraries_not_imported_are_deferred(
         self, debug_run: subprocess.CompletedProcess[str]
     ) -> None:

@@ -253,6 +253,8 @@ def measure(
         started = time.monotonic()
         for _ in range(budget.decomposition_batches):
             for variant, label in DECOMPOSED.items():
+                if variant not in workers:
+                    continue
                 batch = workers[variant].decompose(results[variant].iterations)
                 decomposition[label].append(batch["steps"])
         _log(f"{workload.name}: floor decomposition in {time.monotonic() - started:.1f} s")
@@ -266,8 +268,14 @@ def measure(
 
 
 def variants_of(workload: Workload) -> tuple[str, ...]:
-    """The variants a workload runs: every one, less the peer where it has no integration."""
-    return tuple(v for v in VARIANTS if v != "peer" or workload.peer is not None)
+    """The variants a workload runs: every one, less the peer where it has no integration and
+    the floor where the instrumentor emits nothing (``Workload.emits_telemetry``)."""
+    return tuple(
+        v
+        for v in VARIANTS
+        if (v != "peer" or workload.peer is not None)
+        and (v not in DECOMPOSED or workload.emits_telemetry)
+    )
 
 
 def _check_versions(workload: Workload, results: dict[str, VariantResult]) -> None:
@@ -294,8 +302,9 @@ def _telemetry_notes(results: dict[str, VariantResult], workload: Workload) -> l
     """Differences in what the variants emitted, and spans lost or missing during the run."""
     notes: list[str] = []
     ours = results["instrumentarium"].ready["telemetry"]
-    notes.extend(_compare_telemetry("floor", results["floor"].ready["telemetry"], ours))
-    notes.extend(_compare_telemetry("upstream", results["upstream"].ready["telemetry"], ours))
+    if workload.emits_telemetry:
+        notes.extend(_compare_telemetry("floor", results["floor"].ready["telemetry"], ours))
+        notes.extend(_compare_telemetry("upstream", results["upstream"].ready["telemetry"], ours))
     if "peer" in results:
         notes.extend(_peer_notes(results["peer"].ready["telemetry"], ours))
     for variant, result in results.items():

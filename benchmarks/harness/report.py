@@ -37,7 +37,6 @@ def analyse(result: WorkloadResult) -> dict[str, Any]:
     """
     variants = result.variants
     bare = variants["bare"].per_call_us
-    floor = variants["floor"].per_call_us
     out_variants: dict[str, Any] = {}
     for name, variant in variants.items():
         summary = summarize(variant.per_call_us)
@@ -52,22 +51,24 @@ def analyse(result: WorkloadResult) -> dict[str, Any]:
         }
     ours = [v - b for v, b in zip(variants["instrumentarium"].per_call_us, bare)]
     theirs = [v - b for v, b in zip(variants["upstream"].per_call_us, bare)]
-    floor_in_app = [v - b for v, b in zip(variants["bare+floor"].per_call_us, bare)]
     overheads = {
         "instrumentarium": summarize(ours).as_dict(),
         "upstream": summarize(theirs).as_dict(),
-        "floor_in_app": summarize(floor_in_app).as_dict(),
     }
-    ratios = {
-        "ours_over_upstream": _ratios(ours, theirs),
-        "ours_over_floor": _ratios(ours, floor),
-        "ours_over_floor_in_app": _ratios(ours, floor_in_app),
-    }
+    ratios: dict[str, Any] = {"ours_over_upstream": _ratios(ours, theirs)}
+    if "floor" not in variants:  # an instrumentor that emits nothing: no floor to compare with
+        ratios["ours_over_floor"] = ratios["ours_over_floor_in_app"] = None
+    else:
+        floor = variants["floor"].per_call_us
+        floor_in_app = [v - b for v, b in zip(variants["bare+floor"].per_call_us, bare)]
+        overheads["floor_in_app"] = summarize(floor_in_app).as_dict()
+        ratios["ours_over_floor"] = _ratios(ours, floor)
+        ratios["ours_over_floor_in_app"] = _ratios(ours, floor_in_app)
     if "peer" in variants:
         peer = [v - b for v, b in zip(variants["peer"].per_call_us, bare)]
         overheads["peer"] = summarize(peer).as_dict()
         ratios["peer_over_ours"] = _ratios(peer, ours)
-    floor_telemetry = variants["floor"].ready["telemetry"]
+    floor_telemetry = variants["floor"].ready["telemetry"] if "floor" in variants else {}
     return {
         "description": result.workload.description,
         "variants": out_variants,
@@ -80,7 +81,9 @@ def analyse(result: WorkloadResult) -> dict[str, Any]:
             result.decomposition.get("in_app", []),
             floor_us=out_variants["floor"]["median_us"],
             floor_in_app_us=overheads["floor_in_app"]["median"],
-        ),
+        )
+        if "floor" in variants
+        else None,
         "telemetry": {name: variant.ready["telemetry"] for name, variant in variants.items()},
         "notes": result.notes,
         "round_orders": result.orders,
@@ -236,7 +239,10 @@ def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
         "client spans only inside one.",
     ]
     lines += ["", "Floor, per call (captured from one instrumentarium call, in order):", ""]
-    lines += [f"- {name}: {analysis['floor_calls']}" for name, analysis in analyses.items()]
+    lines += [
+        f"- {name}: {analysis['floor_calls'] or 'none (the instrumentor emits no telemetry)'}"
+        for name, analysis in analyses.items()
+    ]
     lines += ["", "### Where the floor's time goes", ""]
     lines.append(
         "Each SDK/API call of the floor timed on its own (perf_counter_ns around it, less the "

@@ -132,9 +132,11 @@ def check_first_call(workload: Workload, variant: str, call: Call, sdk: BenchSdk
     sdk.flush()
     metrics = sdk.metric_points()
     spans = sdk.exporter.exported
-    if variant == "bare":
+    if variant == "bare" or not workload.emits_telemetry:
         if spans or metrics:
-            raise WorkerError(f"bare emitted telemetry: {spans} span(s), metrics {list(metrics)}")
+            raise WorkerError(
+                f"{variant} emitted telemetry: {spans} span(s), metrics {list(metrics)}"
+            )
         return {"span": None, "metrics": {}}
     last = sdk.exporter.last  # with several spans per call (client + server): the last ended
     expected = workload.spans_per_call

@@ -97,6 +97,10 @@ class Workload:
         peer: setup function of the peer variant (sentry-sdk, ``workloads/_sentry.py``), or
             None where the peer has no integration for the library.
         peer_transactions: transactions the peer sends per call, when not ``spans_per_call``.
+        emits_telemetry: False for an instrumentor that emits no span and no metric of its own
+            (log correlation): the floor variants are not run (there is nothing for the SDK to
+            do), every variant's first call must export nothing, and the setup functions check
+            the instrumentor's effect themselves.
     """
 
     name: str
@@ -113,9 +117,12 @@ class Workload:
     spans_per_call: int = 1
     peer: Optional[Setup] = None
     peer_transactions: Optional[int] = None
+    emits_telemetry: bool = True
 
     def emitted_per_call(self, variant: str) -> int:
         """Spans one call exports (for the peer: transactions it sends)."""
+        if not self.emits_telemetry:
+            return 0
         if variant == "peer" and self.peer_transactions is not None:
             return self.peer_transactions
         return self.spans_per_call

@@ -73,7 +73,10 @@ def install_command(
 def run(plan: Plan, installer: str, extra: Sequence[str]) -> tuple[str, list[str], int]:
     """Install ``plan`` in one call; returns (installer, command, exit status)."""
     name, prefix = find_installer(installer)
-    pins = sorted({f"{p.library}=={p.library_version}" for p in plan.proposals})
+    # The installed libraries stay at their versions (nothing to pin for the standard library).
+    pins = sorted(
+        {f"{p.library}=={p.library_version}" for p in plan.proposals if p.library_version}
+    )
     with tempfile.TemporaryDirectory(prefix="instrumentarium-bootstrap-") as tmp:
         constraints = Path(tmp) / "constraints.txt"
         constraints.write_text("".join(f"{pin}\n" for pin in pins))

@@ -29,6 +29,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("kafka",),
     ),
     (
+        "instrumentarium-logging",
+        (),
+        ("logging",),
+    ),
+    (
         "instrumentarium-redis",
         ("redis >= 4.3.6",),
         ("redis",),

@@ -48,6 +48,9 @@ __all__ = [
 
 PREFIX: Final = "instrumentarium-"
 DISABLED_ENV: Final = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+# The "library" of an instrumentor that requires none (upstream's bootstrap installs those, its
+# default instrumentations, everywhere).
+STANDARD_LIBRARY: Final = "python-standard-library"
 ENTRY_POINT_GROUP: Final = "opentelemetry_instrumentor"
 
 
@@ -61,8 +64,14 @@ class Instrumentor:
 
     @property
     def library(self) -> str:
-        """The name of the (first) instrumented library, as its requirement spells it."""
-        return self.requirements[0].name
+        """The name of the (first) instrumented library, as its requirement spells it;
+        ``STANDARD_LIBRARY`` for an instrumentor of the standard library (logging, urllib)."""
+        return self.requirements[0].name if self.requirements else STANDARD_LIBRARY
+
+    @property
+    def of_standard_library(self) -> bool:
+        """It instruments a module of the standard library: always there, always proposed."""
+        return not self.requirements
 
     @property
     def requirement(self) -> str:
@@ -263,7 +272,8 @@ def make_plan(
     covered = {
         canonicalize_name(i.library)
         for i in known
-        if all((v := env.version(r.name)) is not None and _in_range(r, v) for r in i.requirements)
+        if not i.of_standard_library
+        and all((v := env.version(r.name)) is not None and _in_range(r, v) for r in i.requirements)
     }
     proposals: list[Proposal] = []
     skipped: list[Skip] = []
@@ -272,11 +282,16 @@ def make_plan(
             r for r in instrumentor.requirements if r.marker is None or r.marker.evaluate()
         ]
         found = [(r, env.version(r.name)) for r in applicable]
-        if not found or any(version is None for _, version in found):
+        standard = instrumentor.of_standard_library
+        if not standard and (not found or any(version is None for _, version in found)):
             continue  # the library is not installed: nothing to say
         library = instrumentor.library
-        library_version = found[0][1] or ""
-        library_display = env.display(library)
+        library_version = (found[0][1] or "") if found else ""
+        library_display = (
+            f"the standard library's {', '.join(instrumentor.entry_points)}"
+            if standard
+            else env.display(library)
+        )
 
         def skip(
             code: str,
@@ -326,7 +341,7 @@ def make_plan(
                 f" uninstall {' '.join(rivals)} first",
             )
             continue
-        dependents = env.dependents.get(canonicalize_name(library), set())
+        dependents = set() if standard else env.dependents.get(canonicalize_name(library), set())
         if (
             dependents
             and not include_dependencies
@@ -355,7 +370,10 @@ def make_plan(
                 library=library,
                 library_version=library_version,
                 entry_points=instrumentor.entry_points,
-                reason=f"{library_display} is installed"
+                reason=f"{library_display} is always there (upstream's bootstrap installs its"
+                " instrumentor everywhere too)"
+                if standard
+                else f"{library_display} is installed"
                 f" ({instrumentor.distribution} supports {', '.join(map(str, applicable))})",
                 upgrade_from=ours,
             )

@@ -182,7 +182,8 @@ def _status(
 
     dist: Optional[Distribution] = getattr(entry_point, "dist", None)
     if _is_instrumented(entry_point):  # asked first: older agents (0.49b0) ignore "*"
-        installed = ", ".join(_installed_libraries(dist))
+        # No library to install (logging, urllib): the standard library is what it patches.
+        installed = ", ".join(_installed_libraries(dist)) or "standard library"
         sets = patch_sets.get(_package(entry_point.value.partition(":")[0]), [])
         waiting = [module for patch_set in sets for module in patch_set.waiting_for]
         if not waiting:
