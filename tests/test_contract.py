@@ -52,6 +52,7 @@ ENTRY_POINTS = {
     "grpc_client": "instrumentarium.grpc:GrpcInstrumentorClient",
     "grpc_server": "instrumentarium.grpc:GrpcInstrumentorServer",
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
+    "pyramid": "instrumentarium.pyramid:PyramidInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
@@ -84,6 +85,9 @@ PACKAGES = {
     ),
     "instrumentarium.kafka": Package(
         "instrumentarium-kafka-python", "KafkaInstrumentor __version__"
+    ),
+    "instrumentarium.pyramid": Package(
+        "instrumentarium-pyramid", "PyramidInstrumentor includeme trace_tween_factory __version__"
     ),
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
