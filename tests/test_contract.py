@@ -46,6 +46,7 @@ GROUP = "opentelemetry_instrumentor"
 # Entry point name (upstream's) -> the object it loads. Exactly these are installed.
 ENTRY_POINTS = {
     "django": "instrumentarium.django:DjangoInstrumentor",
+    "falcon": "instrumentarium.falcon:FalconInstrumentor",
     "flask": "instrumentarium.flask:FlaskInstrumentor",
     "grpc_aio_client": "instrumentarium.grpc:GrpcAioInstrumentorClient",
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
@@ -75,6 +76,7 @@ PACKAGES = {
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
         " MIDDLEWARE_POSITION_ENV __version__",
     ),
+    "instrumentarium.falcon": Package("instrumentarium-falcon", "FalconInstrumentor __version__"),
     "instrumentarium.flask": Package("instrumentarium-flask", "FlaskInstrumentor __version__"),
     "instrumentarium.grpc": Package(
         "instrumentarium-grpc",
