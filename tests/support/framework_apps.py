@@ -4,13 +4,15 @@
 
 for the zero-code tests (``opentelemetry-instrument`` instruments it through the entry points).
 Routes: ``/users/{id}`` (200), ``/boom`` (raises ``ValueError("boom")``), anything else 404.
-SIGINT stops the server; the process then exits normally, so the SDK flushes at exit.
+SIGINT stops the server between requests (never in the middle of a response, where wsgiref
+would swallow a KeyboardInterrupt); the process then exits normally, so the SDK flushes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import signal
 import sys
+import threading
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -59,8 +61,11 @@ def main() -> None:
     framework, port = sys.argv[1], int(sys.argv[2])
     app = pyramid_app() if framework == "pyramid" else falcon_app()
     with make_server("127.0.0.1", port, app, handler_class=_Quiet) as server:
-        with contextlib.suppress(KeyboardInterrupt):
-            server.serve_forever(poll_interval=0.05)
+        # shutdown() waits for serve_forever to return: call it from another thread
+        signal.signal(
+            signal.SIGINT, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start()
+        )
+        server.serve_forever(poll_interval=0.05)
 
 
 if __name__ == "__main__":
