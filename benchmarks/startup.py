@@ -152,7 +152,10 @@ def _run_once(venv: Path, disabled: bool) -> tuple[float, int]:
 
 def _imported(venv: Path, disabled: bool) -> list[str]:
     """The instrumented libraries imported at start-up (should be none)."""
-    names = ["flask", "django", "redis", "requests", "urllib3", "grpc", "kafka", "werkzeug"]
+    names = [
+        "flask", "django", "redis", "requests", "urllib3", "grpc", "kafka", "werkzeug",
+        "pyramid", "webob", "falcon",
+    ]  # fmt: skip
     code = f"import sys; print(','.join(n for n in {names!r} if n in sys.modules))"
     environ = _environ(disabled)
     out = subprocess.run(

@@ -109,6 +109,21 @@ class TestProposals:
             f"instrumentarium-django=={__version__}"
         ]
 
+    def test_pyramid_and_falcon_are_proposed(self, site: Site) -> None:
+        """Pyramid and Falcon map to their instrumentors; Falcon 5 is outside ``< 5``."""
+        site.add("pyramid", "2.1")
+        site.add("falcon", "4.4.0")
+        assert make_plan(site.environment()).requirements == [
+            f"instrumentarium-falcon=={__version__}",
+            f"instrumentarium-pyramid=={__version__}",
+        ]
+
+    def test_falcon_5_is_out_of_range(self, site: Site) -> None:
+        """A Falcon newer than the tested range is skipped with its range."""
+        site.add("falcon", "5.0.0")
+        (skip,) = make_plan(site.environment()).skipped
+        assert (skip.distribution, skip.code) == ("instrumentarium-falcon", "out-of-range")
+
 
 class TestSkips:
     def test_version_outside_the_range_is_skipped_with_the_range(self, site: Site) -> None:

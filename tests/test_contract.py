@@ -46,6 +46,7 @@ GROUP = "opentelemetry_instrumentor"
 # Entry point name (upstream's) -> the object it loads. Exactly these are installed.
 ENTRY_POINTS = {
     "django": "instrumentarium.django:DjangoInstrumentor",
+    "falcon": "instrumentarium.falcon:FalconInstrumentor",
     "flask": "instrumentarium.flask:FlaskInstrumentor",
     "grpc_aio_client": "instrumentarium.grpc:GrpcAioInstrumentorClient",
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
@@ -53,6 +54,7 @@ ENTRY_POINTS = {
     "grpc_server": "instrumentarium.grpc:GrpcInstrumentorServer",
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
     "logging": "instrumentarium.logging:LoggingInstrumentor",
+    "pyramid": "instrumentarium.pyramid:PyramidInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
@@ -75,6 +77,7 @@ PACKAGES = {
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
         " MIDDLEWARE_POSITION_ENV __version__",
     ),
+    "instrumentarium.falcon": Package("instrumentarium-falcon", "FalconInstrumentor __version__"),
     "instrumentarium.flask": Package(
         "instrumentarium-flask", "FlaskInstrumentor get_default_span_name __version__"
     ),
@@ -90,6 +93,9 @@ PACKAGES = {
     ),
     "instrumentarium.logging": Package(
         "instrumentarium-logging", "LoggingInstrumentor __version__"
+    ),
+    "instrumentarium.pyramid": Package(
+        "instrumentarium-pyramid", "PyramidInstrumentor includeme trace_tween_factory __version__"
     ),
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(

@@ -15,7 +15,19 @@ from tests.support.agent import run_under_agent
 
 pytestmark = pytest.mark.subprocess
 
-LAZY_LIBRARIES = ("flask", "werkzeug", "django", "redis", "requests", "urllib3", "grpc", "kafka")
+LAZY_LIBRARIES = (
+    "flask",
+    "werkzeug",
+    "django",
+    "redis",
+    "requests",
+    "urllib3",
+    "grpc",
+    "kafka",
+    "pyramid",
+    "webob",
+    "falcon",
+)
 
 
 _REPORT = f"""\
@@ -44,11 +56,11 @@ def _report() -> dict[str, object]:
 
 def test_startup_instruments_every_entry_point_without_importing_its_library() -> None:
     """Every instrumentarium entry point is instrumented at start-up, and none of the
-    libraries (flask, redis, requests, urllib3, grpc, kafka) is imported by it."""
+    libraries (flask, redis, requests, urllib3, grpc, kafka, pyramid, falcon) is imported by it."""
     report = _report()
     instrumented = report["instrumented"]
     assert isinstance(instrumented, dict)
-    assert {"flask", "redis", "requests", "urllib3"} <= set(instrumented)
+    assert {"flask", "redis", "requests", "urllib3", "pyramid", "falcon"} <= set(instrumented)
     assert all(instrumented.values()), instrumented
     assert report["imported"] == []
 

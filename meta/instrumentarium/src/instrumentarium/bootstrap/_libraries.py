@@ -14,6 +14,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("django",),
     ),
     (
+        "instrumentarium-falcon",
+        ("falcon >= 3.0, < 5",),
+        ("falcon",),
+    ),
+    (
         "instrumentarium-flask",
         ("flask >= 2.2",),
         ("flask",),
@@ -32,6 +37,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         "instrumentarium-logging",
         (),
         ("logging",),
+    ),
+    (
+        "instrumentarium-pyramid",
+        ("pyramid >= 2.0",),
+        ("pyramid",),
     ),
     (
         "instrumentarium-redis",

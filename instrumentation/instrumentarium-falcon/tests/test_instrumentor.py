@@ -1,0 +1,117 @@
+"""The instrumentor's lifecycle: apps created before or after ``instrument()``, a complete
+``uninstrument()``, ASGI apps left alone, and the declared options."""
+
+from __future__ import annotations
+
+import falcon
+import falcon.asgi
+import falcon.testing
+import pytest
+
+from instrumentarium.falcon._config import FalconConfig
+from instrumentarium.falcon._telemetry import ACTIVE
+
+
+def names(span_exporter):
+    return [span.name for span in span_exporter.get_finished_spans()]
+
+
+class TestInstrument:
+    def test_apps_created_before_and_after_instrument_are_traced_with_the_same_hooks(
+        self, make_app, instrument, client, span_exporter
+    ):
+        """An app created before ``instrument()`` and one created after are both traced, and
+        both get the hooks (upstream: only the first app created after it gets them)."""
+        before = make_app()
+        hooked = []
+        instrument(request_hook=lambda span, req: hooked.append(req.path))
+        after = make_app()
+        client(before).simulate_get("/users/1")
+        client(after).simulate_get("/users/2")
+        assert names(span_exporter) == ["GET /users/{user_id:int}"] * 2
+        assert hooked == ["/users/1", "/users/2"]
+
+    def test_uninstrument_restores_every_patched_method(
+        self, make_app, instrument, client, span_exporter, originals
+    ):
+        """``uninstrument()`` leaves Falcon's classes as they were (no wrapper) and traces
+        nothing; instrumenting again traces once (no stacked wrapper)."""
+        app = make_app()
+        instrumentor = instrument()
+        instrumentor.uninstrument()
+        for (owner, name), original in originals.items():
+            assert owner.__dict__[name] is original, name
+        client(app).simulate_get("/users/1")
+        assert names(span_exporter) == []
+        instrument()
+        instrument()  # idempotent
+        client(app).simulate_get("/users/1")
+        assert names(span_exporter) == ["GET /users/{user_id:int}"]
+        assert ACTIVE.active
+
+    def test_asgi_apps_are_not_traced_and_still_work(self, instrument, client, span_exporter):
+        """``falcon.asgi.App`` is not covered yet: it answers as before and makes no span."""
+
+        class Hello:
+            async def on_get(self, req, resp):
+                resp.text = "hello"
+
+        app = falcon.asgi.App()
+        app.add_route("/hello", Hello())
+        instrument()
+        result = falcon.testing.TestClient(app).simulate_get("/hello")
+        assert result.text == "hello"
+        assert names(span_exporter) == []
+
+    def test_a_request_object_built_inside_a_responder_is_not_the_requests(
+        self, make_app, instrument, client, span_exporter
+    ):
+        """A ``falcon.Request`` a responder builds from another environ does not replace the
+        request the hooks get."""
+        seen = []
+
+        class Builder:
+            def on_get(self, req, resp):
+                falcon.Request(falcon.testing.create_environ(path="/other"))
+
+        app = make_app()
+        app.add_route("/builder", Builder())
+        instrument(response_hook=lambda span, req, resp: seen.append(req.path))
+        client(app).simulate_get("/builder")
+        assert seen == ["/builder"]
+
+
+class TestOptions:
+    def test_defaults(self):
+        """Nothing given: every option has its declared default."""
+        config = FalconConfig.resolve({})
+        assert config.request_hook is None
+        assert config.traced_request_attributes is None
+
+    def test_unknown_keywords_are_ignored(self, tracer_provider):
+        """A keyword argument is taken as given; unknown keywords are ignored, as upstream."""
+        config = FalconConfig.resolve({"tracer_provider": tracer_provider, "unknown": 1})
+        assert config.tracer_provider is tracer_provider
+
+    def test_declared_options_in_upstreams_order(self):
+        """The options the README and the docstring are generated from."""
+        assert [o.name for o in FalconConfig.options()] == [
+            "tracer_provider",
+            "meter_provider",
+            "request_hook",
+            "response_hook",
+            "traced_request_attributes",
+            "excluded_urls",
+        ]
+
+
+@pytest.mark.parametrize("mode", ["http", "http/dup"])
+def test_every_mode_names_the_span_alike(
+    mode, monkeypatch, make_app, instrument, client, span_exporter
+):
+    """Each semconv mode gives the same span name."""
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", mode)
+    app = make_app()
+    instrument()
+    client(app).simulate_get("/users/1")
+    assert names(span_exporter) == ["GET /users/{user_id:int}"]
