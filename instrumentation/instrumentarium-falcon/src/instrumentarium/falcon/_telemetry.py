@@ -105,7 +105,7 @@ class _Falcon:
 
 def _app_call(
     wrapped: Callable[..., Iterable[bytes]],
-    app: falcon.App[Any, Any],
+    _app: falcon.App[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Iterable[bytes]:
@@ -172,7 +172,7 @@ def _made(call: FalconCall, req: falcon.Request) -> None:
 
 def _get_responder(
     wrapped: Callable[..., tuple[Any, dict[str, Any], object, Optional[str]]],
-    app: falcon.App[Any, Any],
+    _app: falcon.App[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> tuple[Any, dict[str, Any], object, Optional[str]]:
@@ -197,7 +197,7 @@ def _routed(call: FalconCall, found: tuple[Any, dict[str, Any], object, Optional
 
 def _handle_exception(
     wrapped: Callable[..., bool],
-    app: falcon.App[Any, Any],
+    _app: falcon.App[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> bool:
@@ -223,7 +223,7 @@ def _handled(call: FalconCall, resp: falcon.Response, exc: BaseException) -> Non
 
 def _get_body(
     wrapped: Callable[..., Any],
-    app: falcon.App[Any, Any],
+    _app: falcon.App[Any, Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:

@@ -82,7 +82,10 @@ def registry_mark(registry: Registry) -> RegistryMark:
     return mark
 
 
-def trace_tween_factory(handler: Callable[[Request], Response], registry: Registry) -> Any:
+def trace_tween_factory(
+    handler: Callable[[Request], Response],
+    registry: Registry,  # noqa: ARG001 - the tween factory signature Pyramid calls
+) -> Any:
     """The tween an explicit ``pyramid.tweens`` list names (upstream's ``trace_tween_factory``):
     it adds nothing, because the router itself is traced; naming it keeps such a list valid."""
     return handler
@@ -155,7 +158,7 @@ def _unhandled(call: ServerCall, exc: Exception) -> bool:
 
 def _invoke_request(
     wrapped: Callable[..., Response],
-    router: Router,
+    _router: Router,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Response:
