@@ -104,17 +104,20 @@ def _end(span: Span, exc: Optional[BaseException], loaded: Any = None) -> None:
 
 
 def _traced(
-    span_name: str, name_of: Callable[[Any, tuple[Any, ...], dict[str, Any]], str]
+    span_name: str,
+    name_of: Callable[[Any, tuple[Any, ...], dict[str, Any]], str],
+    sync_render: bool = False,
 ) -> Callable[..., Any]:
     """The wrapper of one method: its span named ``span_name``, the template name from
-    ``name_of(instance, args, kwargs)``."""
+    ``name_of(instance, args, kwargs)``. ``sync_render``: no span in an async environment,
+    where ``Template.render`` runs ``render_async``, whose span it is."""
     loads = span_name == _LOAD
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         telemetry = ACTIVE.global_
-        if telemetry is None or is_suppressed():
+        if telemetry is None or (sync_render and instance.environment.is_async) or is_suppressed():
             return wrapped(*args, **kwargs)
         span = _begin(telemetry, span_name, name_of(instance, args, kwargs))
         if span is None:  # our own failure (logged)
@@ -135,15 +138,7 @@ def _traced(
 
 _load = _traced(_LOAD, lambda env, args, kwargs: _loaded_name(args, kwargs))
 _compile = _traced(_COMPILE, lambda env, args, kwargs: _compiled_name(args, kwargs))
-_render_traced = _traced(_RENDER, lambda template, args, kwargs: _template_name(template))
-
-
-def _render(
-    wrapped: Callable[..., Any], template: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if template.environment.is_async:  # render runs render_async, whose span it is
-        return wrapped(*args, **kwargs)
-    return _render_traced(wrapped, template, args, kwargs)
+_render = _traced(_RENDER, lambda template, args, kwargs: _template_name(template), True)
 
 
 async def _render_async(
