@@ -143,8 +143,9 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
     tmp_path: Path,
 ) -> None:
     """In a ``python -m venv`` venv (pip present) with Flask 2.1 (below ``flask >= 2.2``) and
-    requests: the bootstrap explains the Flask skip, installs only the requests instrumentor
-    with pip, and leaves Flask at 2.1."""
+    requests: the bootstrap explains the Flask skip, installs the requests instrumentor (and
+    the Jinja2 one: Flask 2.1 brings Jinja2 3, which Flask's instrumentor does not cover) with
+    pip, and leaves Flask at 2.1."""
     wheels = built_wheels()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -154,7 +155,10 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
 
     proposed = _run(venv / "bin/instrumentarium-bootstrap", "--format", "json", PATH=path)
     assert proposed.returncode == 0, proposed.stderr
-    assert '"requirements": [\n    "instrumentarium-requests==' in proposed.stdout
+    assert (
+        f'"requirements": [\n    "instrumentarium-jinja2=={__version__}",\n'
+        '    "instrumentarium-requests==' in proposed.stdout
+    )
     assert '"code": "out-of-range"' in proposed.stdout
     text = _run(venv / "bin/instrumentarium-bootstrap", PATH=path)
     assert "skipped (out-of-range) Flask 2.1.3 is outside the range" in text.stderr
@@ -172,6 +176,7 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
     assert f"{python} -m pip install" in install.stderr
     after = _installed(python)
     assert after["instrumentarium-requests"] == __version__
+    assert after["instrumentarium-jinja2"] == __version__
     assert "instrumentarium-flask" not in after
     assert after["flask"] == "2.1.3"
 

@@ -51,9 +51,11 @@ ENTRY_POINTS = {
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
     "grpc_client": "instrumentarium.grpc:GrpcInstrumentorClient",
     "grpc_server": "instrumentarium.grpc:GrpcInstrumentorServer",
+    "jinja2": "instrumentarium.jinja2:Jinja2Instrumentor",
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
+    "urllib": "instrumentarium.urllib:URLLibInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
 
@@ -82,6 +84,7 @@ PACKAGES = {
         " aio_client_interceptors aio_server_interceptor filters EXCLUDED_SERVICES_ENV"
         " __version__",
     ),
+    "instrumentarium.jinja2": Package("instrumentarium-jinja2", "Jinja2Instrumentor __version__"),
     "instrumentarium.kafka": Package(
         "instrumentarium-kafka-python", "KafkaInstrumentor __version__"
     ),
@@ -89,6 +92,7 @@ PACKAGES = {
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
     ),
+    "instrumentarium.urllib": Package("instrumentarium-urllib", "URLLibInstrumentor __version__"),
     "instrumentarium.urllib3": Package(
         "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"
     ),
@@ -99,6 +103,11 @@ PACKAGES = {
         " ServerTelemetry ResponseIterable __version__",
     ),
 }
+
+
+# Entry points of standard-library instrumentors: no ``instruments`` extra (upstream's
+# ``_instruments`` is empty too); the modules their patches wait for, for the lifecycle probe.
+STANDARD_LIBRARY = {"urllib": ("urllib.request",)}
 
 
 def our_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -200,6 +209,11 @@ class TestDependencies:
             if (marker := Requirement(line).marker) is not None
             and marker.evaluate({"extra": "instruments"})
         ]
+        if entry_point_name in STANDARD_LIBRARY:
+            assert extra == [], "a standard-library instrumentor requires nothing"
+            assert tuple(instrumentor.instrumentation_dependencies()) == ()
+            assert tuple(package._instruments) == ()
+            return
         assert extra, "the distribution declares no instruments extra"
         assert normalized(instrumentor.instrumentation_dependencies()) == normalized(extra)
         assert normalized(package._instruments) == normalized(extra)
@@ -258,7 +272,9 @@ class TestLifecycle:
         original objects, no wrapper; instrumenting again wraps them once more, and
         ``uninstrument()`` undoes it."""
         instrumentor = our_entry_points()[entry_point_name].load()
-        libraries = library_modules(instrumentor().instrumentation_dependencies())
+        libraries = list(STANDARD_LIBRARY.get(entry_point_name, ())) or library_modules(
+            instrumentor().instrumentation_dependencies()
+        )
         assert libraries, "no library module found for the instruments"
         environment = clean_environ("DJANGO_SETTINGS_MODULE")
         result = subprocess.run(

@@ -24,6 +24,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("grpc_client", "grpc_server", "grpc_aio_client", "grpc_aio_server"),
     ),
     (
+        "instrumentarium-jinja2",
+        ("jinja2 >= 3.0, < 4",),
+        ("jinja2",),
+    ),
+    (
         "instrumentarium-kafka-python",
         ("kafka-python >= 2.0, < 4.0",),
         ("kafka",),
