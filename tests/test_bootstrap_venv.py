@@ -145,8 +145,9 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
     tmp_path: Path,
 ) -> None:
     """In a ``python -m venv`` venv (pip present) with Flask 2.1 (below ``flask >= 2.2``) and
-    requests: the bootstrap explains the Flask skip, installs only the requests instrumentor
-    (and the standard library's logging) with pip, and leaves Flask at 2.1."""
+    requests: the bootstrap explains the Flask skip, installs the requests instrumentor, the
+    Jinja2 one (Flask 2.1 brings Jinja2 3, which Flask's instrumentor does not cover) and the
+    standard library's (logging, urllib) with pip, and leaves Flask at 2.1."""
     wheels = built_wheels()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -157,8 +158,10 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
     proposed = _run(venv / "bin/instrumentarium-bootstrap", "--format", "json", PATH=path)
     assert proposed.returncode == 0, proposed.stderr
     assert (
-        f'"requirements": [\n    "instrumentarium-logging=={__version__}",\n'
-        f'    "instrumentarium-requests=={__version__}"\n  ]'
+        f'"requirements": [\n    "instrumentarium-jinja2=={__version__}",\n'
+        f'    "instrumentarium-logging=={__version__}",\n'
+        f'    "instrumentarium-requests=={__version__}",\n'
+        f'    "instrumentarium-urllib=={__version__}"\n  ]'
     ) in proposed.stdout
     assert '"code": "out-of-range"' in proposed.stdout
     text = _run(venv / "bin/instrumentarium-bootstrap", PATH=path)
@@ -177,6 +180,7 @@ def test_pip_venv_skips_a_library_outside_the_range_and_installs_with_pip(
     assert f"{python} -m pip install" in install.stderr
     after = _installed(python)
     assert after["instrumentarium-requests"] == __version__
+    assert after["instrumentarium-jinja2"] == __version__
     assert "instrumentarium-flask" not in after
     assert after["flask"] == "2.1.3"
 

@@ -52,11 +52,13 @@ ENTRY_POINTS = {
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
     "grpc_client": "instrumentarium.grpc:GrpcInstrumentorClient",
     "grpc_server": "instrumentarium.grpc:GrpcInstrumentorServer",
+    "jinja2": "instrumentarium.jinja2:Jinja2Instrumentor",
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
     "logging": "instrumentarium.logging:LoggingInstrumentor",
     "pyramid": "instrumentarium.pyramid:PyramidInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
+    "urllib": "instrumentarium.urllib:URLLibInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
 
@@ -88,6 +90,7 @@ PACKAGES = {
         " aio_client_interceptors aio_server_interceptor filters EXCLUDED_SERVICES_ENV"
         " __version__",
     ),
+    "instrumentarium.jinja2": Package("instrumentarium-jinja2", "Jinja2Instrumentor __version__"),
     "instrumentarium.kafka": Package(
         "instrumentarium-kafka-python", "KafkaInstrumentor __version__"
     ),
@@ -101,6 +104,7 @@ PACKAGES = {
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
     ),
+    "instrumentarium.urllib": Package("instrumentarium-urllib", "URLLibInstrumentor __version__"),
     "instrumentarium.urllib3": Package(
         "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"
     ),
@@ -115,10 +119,10 @@ PACKAGES = {
 }
 
 
-# Entry points of instrumentors of the standard library: they declare no library (an empty
-# ``instruments`` extra, as upstream's ``_instruments = ()``), and the modules they patch are
-# imported before any instrumentor runs.
-STANDARD_LIBRARY = {"logging"}
+# Entry points of standard-library instrumentors: no library to install (upstream's
+# ``_instruments`` is empty too); for the lifecycle probe, the modules their patches wait for
+# (none for logging: the standard library's logging is imported before any instrumentor runs).
+STANDARD_LIBRARY: dict[str, tuple[str, ...]] = {"logging": (), "urllib": ("urllib.request",)}
 
 
 def our_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
@@ -220,15 +224,12 @@ class TestDependencies:
             if (marker := Requirement(line).marker) is not None
             and marker.evaluate({"extra": "instruments"})
         ]
-        if entry_point_name in STANDARD_LIBRARY:  # nothing to install: an empty extra
-            assert "instruments" in (
-                importlib.metadata.metadata(package_of(entry_point_name).distribution).get_all(
-                    "Provides-Extra"
-                )
-                or []
-            )
-        else:
-            assert extra, "the distribution declares no instruments extra"
+        if entry_point_name in STANDARD_LIBRARY:
+            assert extra == [], "a standard-library instrumentor requires nothing"
+            assert tuple(instrumentor.instrumentation_dependencies()) == ()
+            assert tuple(package._instruments) == ()
+            return
+        assert extra, "the distribution declares no instruments extra"
         assert normalized(instrumentor.instrumentation_dependencies()) == normalized(extra)
         assert normalized(package._instruments) == normalized(extra)
 
@@ -286,8 +287,9 @@ class TestLifecycle:
         original objects, no wrapper; instrumenting again wraps them once more, and
         ``uninstrument()`` undoes it."""
         instrumentor = our_entry_points()[entry_point_name].load()
-        libraries = library_modules(instrumentor().instrumentation_dependencies())
-        # The standard library is imported before any instrumentor runs: nothing to defer.
+        libraries = list(STANDARD_LIBRARY.get(entry_point_name, ())) or library_modules(
+            instrumentor().instrumentation_dependencies()
+        )
         assert libraries or entry_point_name in STANDARD_LIBRARY, "no library module found"
         environment = clean_environ("DJANGO_SETTINGS_MODULE")
         result = subprocess.run(

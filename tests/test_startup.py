@@ -27,6 +27,8 @@ LAZY_LIBRARIES = (
     "pyramid",
     "webob",
     "falcon",
+    "urllib.request",
+    "jinja2",
 )
 
 

@@ -147,8 +147,10 @@ def check_first_call(workload: Workload, variant: str, call: Call, sdk: BenchSdk
     # The floor replays what the capture saw (a Kafka record read from the buffer records no
     # receive duration); our own variant's check covers our metrics.
     floors = ("floor", "bare+floor")
-    needs_duration = variant not in floors and (
-        variant != "upstream" or workload.upstream_records_duration
+    needs_duration = (
+        workload.records_metrics
+        and variant not in floors
+        and (variant != "upstream" or workload.upstream_records_duration)
     )
     if needs_duration and not any(name.endswith("duration") for name in metrics):
         raise WorkerError(f"no duration histogram was recorded; metrics: {list(metrics)}")

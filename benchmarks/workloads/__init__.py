@@ -91,6 +91,9 @@ class Workload:
         show_versions: distributions whose versions the report header prints.
         upstream_records_duration: False when the upstream instrumentor records no duration
             metric (Redis): its first-call check then asks for the span only.
+        records_metrics: False when the library's instrumentors record no metric at all
+            (Jinja2, upstream's and ours): every variant's first-call check asks for the span
+            only.
         spans_per_call: spans one call makes (2 when a client and its server are both
             instrumented in the worker, as for gRPC); the floor replays each of them. For the
             peer: the transactions one call sends.
@@ -114,6 +117,7 @@ class Workload:
     upstream_packages: tuple[str, ...]
     show_versions: tuple[str, ...] = ()
     upstream_records_duration: bool = True
+    records_metrics: bool = True
     spans_per_call: int = 1
     peer: Optional[Setup] = None
     peer_transactions: Optional[int] = None

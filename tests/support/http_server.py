@@ -36,13 +36,34 @@ def closing() -> Iterator[Callable[[Any], Any]]:
 # --- a real HTTP/1.1 server on loopback, in a thread ------------------------------------------
 
 
+class Headers(dict):  # type: ignore[type-arg]
+    """Received headers as sent (names in the client's case), looked up case-insensitively
+    (urllib title-cases every name: ``Traceparent``)."""
+
+    def _key(self, name: object) -> object:
+        if isinstance(name, str) and not dict.__contains__(self, name):
+            for key in self:
+                if key.lower() == name.lower():
+                    return key
+        return name
+
+    def __getitem__(self, name: object) -> str:
+        return str(dict.__getitem__(self, self._key(name)))
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, self._key(name))
+
+    def get(self, name: object, default: object = None) -> object:  # type: ignore[override]
+        return dict.get(self, self._key(name), default)
+
+
 class Seen:
     """One request as the server received it."""
 
     def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
         self.method = method
         self.path = path
-        self.headers = headers
+        self.headers = Headers(headers)
         self.body = body
 
 

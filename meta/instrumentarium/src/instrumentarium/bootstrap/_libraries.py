@@ -29,6 +29,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("grpc_client", "grpc_server", "grpc_aio_client", "grpc_aio_server"),
     ),
     (
+        "instrumentarium-jinja2",
+        ("jinja2 >= 3.0, < 4",),
+        ("jinja2",),
+    ),
+    (
         "instrumentarium-kafka-python",
         ("kafka-python >= 2.0, < 4.0",),
         ("kafka",),
@@ -52,6 +57,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         "instrumentarium-requests",
         ("requests >= 2.26",),
         ("requests",),
+    ),
+    (
+        "instrumentarium-urllib",
+        (),
+        ("urllib",),
     ),
     (
         "instrumentarium-urllib3",

@@ -9,6 +9,7 @@ with a line per instrumentarium entry point::
       requests         instrumented  requests 2.34.2
       redis            deferred      patched on first import of redis; redis 8.1.0
       urllib3          instrumented  urllib3 2.8.0
+      urllib           instrumented  standard library (Python 3.12.8)
       ...
       grpc_server      disabled      listed in OTEL_PYTHON_DISABLED_INSTRUMENTATIONS
       kafka            skipped       kafka-python 1.0 is outside the supported range kafka-...
@@ -69,6 +70,7 @@ _STATES: Final = (INSTRUMENTED, DEFERRED, DISABLED, SKIPPED, FAILED)
 
 _INSTRUMENTOR_GROUP: Final = "opentelemetry_instrumentor"
 _OURS: Final = "instrumentarium."
+_STANDARD_LIBRARY: Final = "standard library (Python {}.{}.{})".format(*sys.version_info[:3])
 _DISABLED_VARIABLE: Final = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 _EXTRAS: Final = ({"extra": "instruments"}, {"extra": "instruments-any"})
 
@@ -183,7 +185,7 @@ def _status(
     dist: Optional[Distribution] = getattr(entry_point, "dist", None)
     if _is_instrumented(entry_point):  # asked first: older agents (0.49b0) ignore "*"
         # No library to install (logging, urllib): the standard library is what it patches.
-        installed = ", ".join(_installed_libraries(dist)) or "standard library"
+        installed = ", ".join(_installed_libraries(dist)) or _STANDARD_LIBRARY
         sets = patch_sets.get(_package(entry_point.value.partition(":")[0]), [])
         waiting = [module for patch_set in sets for module in patch_set.waiting_for]
         if not waiting:
