@@ -136,9 +136,9 @@ def _traced(
     return wrapper
 
 
-_load = _traced(_LOAD, lambda env, args, kwargs: _loaded_name(args, kwargs))
-_compile = _traced(_COMPILE, lambda env, args, kwargs: _compiled_name(args, kwargs))
-_render = _traced(_RENDER, lambda template, args, kwargs: _template_name(template), True)
+_load = _traced(_LOAD, lambda _env, args, kwargs: _loaded_name(args, kwargs))
+_compile = _traced(_COMPILE, lambda _env, args, kwargs: _compiled_name(args, kwargs))
+_render = _traced(_RENDER, lambda template, _args, _kwargs: _template_name(template), True)
 
 
 async def _render_async(
