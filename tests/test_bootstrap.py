@@ -67,8 +67,8 @@ def site(tmp_path: Path) -> Site:
 
 
 # The instrumentors of installed libraries. The tests of matching libraries plan with these
-# only; those of the standard library (logging), proposed in every environment, have their own
-# tests (``TestStandardLibrary``).
+# only; those of the standard library (logging, urllib), proposed in every environment, have
+# their own tests (``TestStandardLibrary``).
 LIBRARY_INSTRUMENTORS = tuple(i for i in instrumentors() if not i.of_standard_library)
 
 
@@ -330,6 +330,7 @@ class TestCommandLine:
         assert result.stdout.splitlines() == [
             f"instrumentarium-flask=={__version__}",
             f"instrumentarium-logging=={__version__}",
+            f"instrumentarium-urllib=={__version__}",
         ]
         assert "upgrading 0.0.1" in result.stderr
         assert "skipped (out-of-range) redis 1.0.0" in result.stderr
@@ -344,6 +345,7 @@ class TestCommandLine:
         assert document["requirements"] == [
             f"instrumentarium-logging=={__version__}",
             f"instrumentarium-requests=={__version__}",
+            f"instrumentarium-urllib=={__version__}",
         ]
         assert [(s["library"], s["code"]) for s in document["skipped"]] == [
             ("flask", "out-of-range")
@@ -359,27 +361,32 @@ class TestCommandLine:
         self, site: Site
     ) -> None:
         """``-a install`` with an empty plan runs nothing and exits 0."""
-        result = _cli(site, "-a", "install", "--installer", "uv", "--exclude", "logging")
+        result = _cli(site, "-a", "install", "--installer", "uv", "--exclude", "logging,urllib")
         assert result.returncode == 0, result.stderr
         assert "nothing to install" in result.stderr
 
 
 class TestStandardLibrary:
-    def test_logging_is_proposed_in_every_environment(self, site: Site) -> None:
-        """logging needs no installed library: it is proposed even where nothing else is (as
-        upstream's bootstrap installs its default instrumentations everywhere)."""
+    def test_logging_and_urllib_are_proposed_in_every_environment(self, site: Site) -> None:
+        """logging and urllib need no installed library: they are proposed even where nothing
+        else is (as upstream's bootstrap installs its default instrumentations everywhere)."""
         site.add("attrs", "24.2.0")
         plan = make_full_plan(site.environment())
-        assert plan.requirements == [f"instrumentarium-logging=={__version__}"]
-        (proposal,) = plan.proposals
-        assert proposal.library_version == ""
-        assert "standard library's logging" in proposal.reason
+        assert plan.requirements == [
+            f"instrumentarium-logging=={__version__}",
+            f"instrumentarium-urllib=={__version__}",
+        ]
+        logging_, urllib = plan.proposals
+        assert logging_.library_version == urllib.library_version == ""
+        assert "standard library's logging" in logging_.reason
+        assert "standard library's urllib" in urllib.reason
 
     def test_in_map_order_among_the_libraries(self, site: Site) -> None:
         site.add("Flask", "3.0.3")
         assert make_full_plan(site.environment()).requirements == [
             f"instrumentarium-flask=={__version__}",
             f"instrumentarium-logging=={__version__}",
+            f"instrumentarium-urllib=={__version__}",
         ]
 
     def test_upstream_logging_instrumentor_is_a_skip(self, site: Site) -> None:
@@ -390,7 +397,7 @@ class TestStandardLibrary:
             {"logging": "opentelemetry.instrumentation.logging:LoggingInstrumentor"},
         )
         plan = make_full_plan(site.environment())
-        assert plan.proposals == ()
+        assert plan.requirements == [f"instrumentarium-urllib=={__version__}"]
         assert [(s.distribution, s.code) for s in plan.skipped] == [
             ("instrumentarium-logging", "upstream-installed")
         ]

@@ -72,8 +72,8 @@ server.shutdown()
 
 def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> None:
     """In a uv-made venv (no pip) with Flask and requests: the bootstrap proposes exactly their
-    two instrumentors and the standard library's logging, ``-a install`` installs them with
-    ``uv pip`` in one call, the libraries keep their versions, and ``opentelemetry-instrument``
+    two instrumentors and the standard library's (logging, urllib), ``-a install`` installs them
+    with ``uv pip`` in one call, the libraries keep their versions, and ``opentelemetry-instrument``
     then prints a server and a client span of one trace."""
     wheels = built_wheels()
     python = uv_venv(tmp_path / "venv")
@@ -97,6 +97,7 @@ def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> Non
         f"instrumentarium-flask=={__version__}",
         f"instrumentarium-logging=={__version__}",
         f"instrumentarium-requests=={__version__}",
+        f"instrumentarium-urllib=={__version__}",
     ]
 
     before = _installed(python)
@@ -115,12 +116,13 @@ def test_uv_venv_without_pip_proposes_installs_and_traces(tmp_path: Path) -> Non
     assert after["instrumentarium-flask"] == __version__
     assert after["instrumentarium-requests"] == __version__
     assert after["instrumentarium-logging"] == __version__
+    assert after["instrumentarium-urllib"] == __version__
     assert after["flask"] == before["flask"] == "3.0.3"
     assert after["requests"] == before["requests"]
 
     again = _run(bin_dir / "instrumentarium-bootstrap", PATH=path)
     assert again.stdout == ""
-    assert again.stderr.count("(already-installed)") == 3
+    assert again.stderr.count("(already-installed)") == 4
 
     app = tmp_path / "app.py"
     app.write_text(APP)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import falcon
 import falcon.asgi
 import falcon.testing
@@ -59,7 +61,15 @@ class TestInstrument:
         app = falcon.asgi.App()
         app.add_route("/hello", Hello())
         instrument()
-        result = falcon.testing.TestClient(app).simulate_get("/hello")
+        # Falcon's test client runs the app on the thread's current loop; on Python 3.9 there is
+        # none once an earlier test's asyncio.run() has ended, so give it one.
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            result = falcon.testing.TestClient(app).simulate_get("/hello")
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
         assert result.text == "hello"
         assert names(span_exporter) == []
 

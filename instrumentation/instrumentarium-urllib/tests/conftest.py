@@ -46,6 +46,7 @@ class UrllibClient(HttpClient):
     ssl_error = urllib.error.URLError  # urllib wraps the ssl module's error in its own
     records_user_agent = False
     reports_default_peer_port = False
+    accepts_userinfo = False  # "user:secret@127.0.0.1" is looked up as a host name, and fails
 
     def send(self, call: Call) -> Reply:
         try:
