@@ -13,7 +13,8 @@ Everything here is configured once (``from_config`` / ``from_env``) and cheap pe
   client instrumentors (requests, urllib3) and one outgoing request's span and metrics, and
   ``http_instrumentation_suppressed``;
 * ``ServerTelemetry`` / ``ServerCall``: one incoming request's span and metrics, for the server
-  instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ).
+  instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ, ``AsgiRequest``
+  an ASGI scope).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Optional
 from instrumentarium.util.config import split_comma_list
 
 from . import _names as names
+from ._asgi import ASGIGetter, AsgiRequest, ASGISetter, asgi_getter, asgi_setter, header_value
+from ._asgi import Scope as Scope
 from ._client import (
     SIZE_BUCKETS_BYTES,
     HttpClientCall,
@@ -145,6 +148,12 @@ __all__ = [
     "wsgi_getter",
     "request_url",
     "traced_start_response",
+    "AsgiRequest",
+    "ASGIGetter",
+    "ASGISetter",
+    "asgi_getter",
+    "asgi_setter",
+    "header_value",
 ]
 
 

@@ -9,7 +9,12 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram, Meter, MeterProvider
 from opentelemetry.util.types import AttributeValue
 
-from instrumentarium.util.metrics import ObservedCounts, histogram, shared_instrument
+from instrumentarium.util.metrics import (
+    SDK_DEFAULT_BUCKETS_MS,
+    ObservedCounts,
+    histogram,
+    shared_instrument,
+)
 from instrumentarium.util.semconv import SemconvMode
 
 from . import _names as n
@@ -75,18 +80,47 @@ def active_requests(
 
 class HttpServerMetrics:
     """``http.server.duration`` (old, ms), ``http.server.request.duration`` (stable, s) and
-    ``http.server.active_requests``, each created only in the modes that emit it."""
+    ``http.server.active_requests``, each created only in the modes that emit it; with
+    ``sizes``, the request and response size histograms of each mode too (old
+    ``http.server.request.size`` / ``http.server.response.size``, stable
+    ``http.server.request.body.size`` / ``http.server.response.body.size``)."""
 
-    __slots__ = ("active_keys", "active_requests", "duration_ms", "duration_s")
+    __slots__ = (
+        "active_keys",
+        "active_requests",
+        "duration_ms",
+        "duration_s",
+        "sizes_new",
+        "sizes_old",
+    )
 
     def __init__(
         self,
         meter: Meter,
         mode: SemconvMode,
         active: Optional[ActiveRequests] = None,
+        *,
+        sizes: bool = False,
     ) -> None:
         self.duration_ms: Optional[Histogram] = None
         self.duration_s: Optional[Histogram] = None
+        # (request, response) size histograms of each mode, when measured
+        self.sizes_old: Optional[tuple[Histogram, Histogram]] = None
+        self.sizes_new: Optional[tuple[Histogram, Histogram]] = None
+        if sizes and mode.old:
+            self.sizes_old = (
+                _size(meter, n.HTTP_SERVER_REQUEST_SIZE, _OLD_REQUEST_SIZE_DOC),
+                _size(meter, n.HTTP_SERVER_RESPONSE_SIZE, _OLD_RESPONSE_SIZE_DOC),
+            )
+        if sizes and mode.new:
+            self.sizes_new = (
+                _size(
+                    meter, n.HTTP_SERVER_REQUEST_BODY_SIZE, "Size of HTTP server request bodies."
+                ),
+                _size(
+                    meter, n.HTTP_SERVER_RESPONSE_BODY_SIZE, "Size of HTTP server response bodies."
+                ),
+            )
         if mode.old:
             self.duration_ms = histogram(
                 meter,
@@ -127,12 +161,15 @@ class HttpServerMetrics:
         route: Optional[str],
         context: Optional[Context],
         bases: Optional[DurationBases] = None,
+        request_size: Optional[int] = None,
+        response_size: Optional[int] = None,
     ) -> None:
         """Record one request's duration with the bounded attribute set of each mode.
 
         With a route, the old-mode histogram carries it as ``http.target`` (what upstream's Flask
         and Django record there; never the raw target), the stable one as ``http.route``.
-        ``bases``: ``duration_bases`` of the request's shared attributes, when cached.
+        ``bases``: ``duration_bases`` of the request's shared attributes, when cached. The sizes
+        (when the size histograms exist and a size is known) get the same attribute sets.
         """
         old_base, new_base = self.duration_bases(attributes) if bases is None else bases
         if self.duration_ms is not None and old_base is not None:
@@ -143,6 +180,12 @@ class HttpServerMetrics:
             if route:
                 old[n.HTTP_TARGET] = route
             self.duration_ms.record(max(round(elapsed_ns / 1e6), 0), old, context=context)
+            sizes = self.sizes_old
+            if sizes is not None:
+                if request_size is not None:
+                    sizes[0].record(request_size, old, context=context)
+                if response_size is not None:
+                    sizes[1].record(response_size, old, context=context)
         if self.duration_s is not None and new_base is not None:
             new = dict(new_base)
             for key in _NEW_RESPONSE_KEYS:
@@ -152,6 +195,22 @@ class HttpServerMetrics:
             if route:
                 new[n.HTTP_ROUTE] = route
             self.duration_s.record(max(elapsed_ns / 1e9, 0.0), new, context=context)
+            sizes = self.sizes_new
+            if sizes is not None:
+                if request_size is not None:
+                    sizes[0].record(request_size, new, context=context)
+                if response_size is not None:
+                    sizes[1].record(response_size, new, context=context)
+
+
+_OLD_REQUEST_SIZE_DOC: Final = "Measures the size of HTTP request messages (compressed)."
+_OLD_RESPONSE_SIZE_DOC: Final = "measures the size of HTTP response messages (compressed)."
+
+
+def _size(meter: Meter, name: str, description: str) -> Histogram:
+    return histogram(
+        meter, name, unit="By", description=description, buckets=SDK_DEFAULT_BUCKETS_MS
+    )
 
 
 # The duration attributes known once the request has arrived, and those set by its response.

@@ -1,9 +1,10 @@
 """The server side of one HTTP request, whatever the protocol: a request in, one span and its
-metrics out. Shared by every server instrumentor (WSGI, Flask, Django; ASGI next).
+metrics out. Shared by every server instrumentor (WSGI, Flask, Django, ASGI, Starlette, FastAPI).
 
 ``ServerRequest`` describes the request (an adapter per protocol fills it: ``WsgiRequest`` reads a
-WSGI environ); ``ServerTelemetry`` is built once per instrumented app (tracer, instruments,
-compiled patterns); ``ServerCall`` carries one request from its first byte to its end::
+WSGI environ, ``AsgiRequest`` an ASGI scope); ``ServerTelemetry`` is built once per instrumented
+app (tracer, instruments, compiled patterns); ``ServerCall`` carries one request from its first
+byte to its end::
 
     request = WsgiRequest(environ)           # what the core reads, whatever the protocol
     if telemetry.is_excluded(request): ...   # the app runs untraced
@@ -177,9 +178,12 @@ class ServerTelemetry:
         library: str,
         options: ServerOptions,
         mode: Optional[SemconvMode] = None,
+        *,
+        sizes: bool = False,
     ) -> None:
         """``scope``, ``version``: the tracer's and meter's instrumentation scope; ``library``
-        names ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS``; ``options``: the instrumentor's config."""
+        names ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS``; ``options``: the instrumentor's config;
+        ``sizes``: also the request and response size histograms."""
         tracer_provider = options.tracer_provider
         meter_provider = options.meter_provider
         self.mode = mode if mode is not None else opt_in_mode("http")
@@ -191,6 +195,7 @@ class ServerTelemetry:
             shared_meter(scope, version, meter_provider, schema_url=url),
             self.mode,
             active_requests(scope, version, meter_provider, url),
+            sizes=sizes,
         )
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, options.excluded_urls) or None
@@ -351,6 +356,7 @@ class ServerCall:
         "context",
         "errored",
         "finished",
+        "measured",
         "method",
         "original_method",
         "recorded",
@@ -365,7 +371,10 @@ class ServerCall:
         "telemetry",
     )
 
-    def __init__(self, telemetry: ServerTelemetry, request: ServerRequest) -> None:
+    def __init__(
+        self, telemetry: ServerTelemetry, request: ServerRequest, measured: bool = True
+    ) -> None:
+        """``measured``: False for a request that has no HTTP metrics (a websocket)."""
         self.start_ns = _time_ns()
         self.telemetry = telemetry
         self.request = request
@@ -383,7 +392,9 @@ class ServerCall:
         self.streaming = True
         self.recorded: Optional[BaseException] = None
         self.shared = shared
-        telemetry.metrics.active_requests.increment(shared.active_key, shared.active_attributes)
+        self.measured = measured
+        if measured:
+            telemetry.metrics.active_requests.increment(shared.active_key, shared.active_attributes)
 
     def span_name(self, route: Optional[str] = None) -> str:
         """``"{METHOD} {route}"``; ``_OTHER`` is named ``HTTP``; no route gives the method."""
@@ -537,15 +548,21 @@ class ServerCall:
             if exc is not None:
                 self.record_exception(exc, error_type=True)
             span.end(end_ns)
-            metrics.record_duration(
-                end_ns - self.start_ns,
-                self.attributes,
-                self.route,
-                self.context,
-                self.shared.duration_bases,
-            )
+            if self.measured:
+                self.record_metrics(end_ns)
         finally:
-            metrics.active_requests.decrement(self.shared.active_key)
+            if self.measured:
+                metrics.active_requests.decrement(self.shared.active_key)
+
+    def record_metrics(self, end_ns: int) -> None:
+        """Record the request's duration (a subclass adds what its protocol measures)."""
+        self.telemetry.metrics.record_duration(
+            end_ns - self.start_ns,
+            self.attributes,
+            self.route,
+            self.context,
+            self.shared.duration_bases,
+        )
 
     def wrap_response(self, iterable: Iterable[bytes]) -> Iterable[bytes]:
         """The response body, ending the span and metrics when the server closes it.
