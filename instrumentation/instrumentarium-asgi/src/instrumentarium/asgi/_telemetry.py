@@ -20,8 +20,8 @@ middleware twice) adds no second span. State lives on the ``AsgiCall``, one per 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator, MutableMapping
-from typing import Any, Callable, Final, Optional
+from collections.abc import Awaitable, Iterable, Iterator, MutableMapping
+from typing import Any, Callable, Final, Optional, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -35,6 +35,7 @@ from instrumentarium.util.http import (
     HttpServerMetrics,
     MethodNormalizer,
     ServerCall,
+    ServerOptions,
     ServerTelemetry,
     asgi_setter,
     http_instrumentation_suppressed,
@@ -42,10 +43,18 @@ from instrumentarium.util.http import (
 )
 from instrumentarium.util.safety import guard, safe_hook
 
-from ._config import AsgiConfig
+from ._config import DefaultSpanDetails
 from .version import __version__
 
-__all__ = ["CALL_KEY", "AsgiCall", "AsgiTelemetry", "RouteOf", "get_default_span_details", "serve"]
+__all__ = [
+    "CALL_KEY",
+    "AsgiCall",
+    "AsgiOptions",
+    "AsgiTelemetry",
+    "RouteOf",
+    "get_default_span_details",
+    "serve",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -70,6 +79,27 @@ _FAILING: Final = guard("recording the ASGI app's exception")
 _METHOD_KEYS: Final = (names.HTTP_METHOD, names.HTTP_REQUEST_METHOD, "http.request.method_original")
 
 
+class AsgiOptions(ServerOptions, Protocol):
+    """The options every ASGI front has (``AsgiConfig``, ``StarletteConfig``,
+    ``FastAPIConfig``); ``tracer``, ``meter`` and ``default_span_details`` are read when present
+    (the middleware's own)."""
+
+    @property
+    def server_request_hook(self) -> Optional[Callable[..., None]]: ...
+    @property
+    def client_request_hook(self) -> Optional[Callable[..., None]]: ...
+    @property
+    def client_response_hook(self) -> Optional[Callable[..., None]]: ...
+    @property
+    def http_capture_headers_server_request(self) -> Optional[list[str]]: ...
+    @property
+    def http_capture_headers_server_response(self) -> Optional[list[str]]: ...
+    @property
+    def http_capture_headers_sanitize_fields(self) -> Optional[list[str]]: ...
+    @property
+    def exclude_spans(self) -> Optional[Iterable[str]]: ...
+
+
 class AsgiTelemetry(ServerTelemetry):
     """The server core built once from an ``AsgiConfig``, with the hooks, the internal-span
     switches and the front's naming rule (``route_of``: a framework's router)."""
@@ -87,7 +117,7 @@ class AsgiTelemetry(ServerTelemetry):
 
     def __init__(
         self,
-        config: AsgiConfig,
+        config: AsgiOptions,
         scope: str = "instrumentarium.asgi",
         version: str = __version__,
         library: str = "ASGI",
@@ -100,12 +130,12 @@ class AsgiTelemetry(ServerTelemetry):
         (None: named by its path); ``websocket_method``: a websocket span is named
         ``"HTTP {route}"`` (upstream's ASGI and FastAPI) rather than ``"{route}"`` (Starlette)."""
         super().__init__(scope, version, library, config, sizes=True)
-        if config.tracer is not None:
-            self.tracer = config.tracer
-        if config.meter is not None:
-            self.metrics = HttpServerMetrics(
-                config.meter, self.mode, ActiveRequests(config.meter), sizes=True
-            )
+        tracer = getattr(config, "tracer", None)
+        if tracer is not None:
+            self.tracer = tracer
+        meter = getattr(config, "meter", None)
+        if meter is not None:
+            self.metrics = HttpServerMetrics(meter, self.mode, ActiveRequests(meter), sizes=True)
         request, response, sanitize = (
             config.http_capture_headers_server_request or None,
             config.http_capture_headers_server_response or None,
@@ -119,7 +149,9 @@ class AsgiTelemetry(ServerTelemetry):
         self.server_request_hook = safe_hook(config.server_request_hook, "server_request_hook")
         self.client_request_hook = safe_hook(config.client_request_hook, "client_request_hook")
         self.client_response_hook = safe_hook(config.client_response_hook, "client_response_hook")
-        self.span_details = config.default_span_details
+        self.span_details: Optional[DefaultSpanDetails] = getattr(
+            config, "default_span_details", None
+        )
         self.route_of = route_of
         self.websocket_method = websocket_method
 
@@ -215,6 +247,7 @@ class AsgiCall(ServerCall):
             message["type"] == "http.response.body"
             and not message.get("more_body")
             and not self.finished
+            and self.status_code < 500  # a 500 may come with its exception: ends on return
         ):
             self.finish()
 
