@@ -75,6 +75,7 @@ class TestSpans:
         assert attrs["net.peer.port"] == 51000
         assert attrs["http.status_code"] == 200
         assert "http.request.method" not in attrs
+        assert "net.host.name" not in attrs  # the host is "address:port", as upstream
 
     def test_stable_and_dup_attributes(
         self, semconv: str, middleware: Make, span_exporter: InMemorySpanExporter

@@ -115,6 +115,8 @@ class AsgiTelemetry(ServerTelemetry):
         "websocket_method",
     )
 
+    host_is_name = False  # the host is the server's "address:port": no net.host.name
+
     def __init__(
         self,
         config: AsgiOptions,

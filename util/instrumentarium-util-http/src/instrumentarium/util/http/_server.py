@@ -171,6 +171,10 @@ class ServerTelemetry:
         "tracer",
     )
 
+    # Whether the request's host is what ``net.host.name`` reports (WSGI: the Host header); an
+    # ASGI host is the server's address and port, which upstream's ASGI layer does not report so.
+    host_is_name: ClassVar[bool] = True
+
     def __init__(
         self,
         scope: str,
@@ -300,7 +304,7 @@ class ServerTelemetry:
                 (n.HTTP_METHOD, method),
                 (n.HTTP_SERVER_NAME, server_name),
                 (n.HTTP_SCHEME, scheme),
-                (n.NET_HOST_NAME, host),
+                (n.NET_HOST_NAME, host if self.host_is_name else None),
                 (n.HTTP_HOST, host),
                 (n.NET_HOST_PORT, port),
                 (n.HTTP_USER_AGENT, user_agent),
