@@ -506,21 +506,23 @@ class TestMetrics:
     ) -> None:
         """Overlapping requests of different sizes: each records its own response size (the
         size lives per connection, not on the middleware as upstream's does)."""
-        gate = asyncio.Event()
+        events: dict[str, asyncio.Event] = {}  # made inside the loop (Python 3.9)
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
             size = int(scope["path"].strip("/"))
             headers = [(b"content-length", str(size).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             if size == 10:
-                await gate.wait()  # the 10-byte request answers after the 100-byte one
+                await events["gate"].wait()  # the 10-byte one answers after the 100-byte one
             else:
-                gate.set()
+                events["gate"].set()
             await send({"type": "http.response.body", "body": b"x" * size})
 
         instrumented = middleware(app, exclude_spans=["receive", "send"])
 
         async def both() -> None:
+            events["gate"] = asyncio.Event()
+
             async def one(path: str) -> None:
                 async def receive() -> Any:
                     return {"type": "http.request"}
@@ -581,14 +583,16 @@ class TestStreaming:
     ) -> None:
         """A connection cancelled mid-response (the server gave up) ends its span once and
         leaves no request counted active."""
-        started = asyncio.Event()
+        events: dict[str, asyncio.Event] = {}  # made inside the loop (Python 3.9)
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
             await send({"type": "http.response.start", "status": 200, "headers": []})
-            started.set()
+            events["started"].set()
             await asyncio.sleep(10)
 
         async def run() -> None:
+            events["started"] = asyncio.Event()
+
             async def receive() -> Any:
                 return {"type": "http.request"}
 
@@ -596,7 +600,7 @@ class TestStreaming:
                 return None
 
             task = asyncio.ensure_future(middleware(app)(http_scope(), receive, send))
-            await started.wait()
+            await events["started"].wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
