@@ -46,6 +46,7 @@ GROUP = "opentelemetry_instrumentor"
 # Entry point name (upstream's) -> the object it loads. Exactly these are installed.
 ENTRY_POINTS = {
     "django": "instrumentarium.django:DjangoInstrumentor",
+    "fastapi": "instrumentarium.fastapi:FastAPIInstrumentor",
     "flask": "instrumentarium.flask:FlaskInstrumentor",
     "grpc_aio_client": "instrumentarium.grpc:GrpcAioInstrumentorClient",
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
@@ -54,6 +55,7 @@ ENTRY_POINTS = {
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
+    "starlette": "instrumentarium.starlette:StarletteInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
 
@@ -69,10 +71,18 @@ class Package:
 
 
 PACKAGES = {
+    "instrumentarium.asgi": Package(
+        "instrumentarium-asgi",
+        "OpenTelemetryMiddleware ServerRequestHook ClientRequestHook ClientResponseHook"
+        " ASGIGetter ASGISetter asgi_getter asgi_setter get_default_span_details __version__",
+    ),
     "instrumentarium.django": Package(
         "instrumentarium-django",
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
         " MIDDLEWARE_POSITION_ENV __version__",
+    ),
+    "instrumentarium.fastapi": Package(
+        "instrumentarium-fastapi", "FastAPIInstrumentor __version__"
     ),
     "instrumentarium.flask": Package("instrumentarium-flask", "FlaskInstrumentor __version__"),
     "instrumentarium.grpc": Package(
@@ -88,6 +98,9 @@ PACKAGES = {
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
+    ),
+    "instrumentarium.starlette": Package(
+        "instrumentarium-starlette", "StarletteInstrumentor __version__"
     ),
     "instrumentarium.urllib3": Package(
         "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"

@@ -14,6 +14,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("django",),
     ),
     (
+        "instrumentarium-fastapi",
+        ("fastapi >= 0.100",),
+        ("fastapi",),
+    ),
+    (
         "instrumentarium-flask",
         ("flask >= 2.2",),
         ("flask",),
@@ -37,6 +42,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         "instrumentarium-requests",
         ("requests >= 2.26",),
         ("requests",),
+    ),
+    (
+        "instrumentarium-starlette",
+        ("starlette >= 0.27",),
+        ("starlette",),
     ),
     (
         "instrumentarium-urllib3",
