@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from instrumentarium.asgi import OpenTelemetryMiddleware, get_default_span_details
+from instrumentarium.util.safety import is_suppressed
 from tests.support.asgi import drive, hello_app, http_scope, websocket_scope
 
 Make = Callable[..., OpenTelemetryMiddleware]
@@ -300,6 +301,31 @@ class TestExcludedUrls:
         assert "http.server.duration" not in metric_points()
         drive(app, http_scope("/items/health"))
         assert span_exporter.get_finished_spans() != ()
+
+    @pytest.mark.parametrize(("switch", "suppressed"), [(None, True), ("false", False)])
+    def test_instrumentation_below_an_excluded_url_is_suppressed(
+        self,
+        middleware: Make,
+        monkeypatch: pytest.MonkeyPatch,
+        switch: Any,
+        suppressed: bool,
+    ) -> None:
+        """An excluded request runs with instrumentation suppressed (a health check's database
+        call makes no orphan root span: a difference from upstream), only while it runs;
+        ``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS=false`` restores upstream's behaviour."""
+        if switch is not None:
+            monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS", switch)
+        seen: list[bool] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(is_suppressed())
+            await hello_app(scope, receive, send)
+
+        instrumented = middleware(app, excluded_urls="/health")
+        drive(instrumented, http_scope("/health"))
+        drive(instrumented, http_scope("/items/1"))
+        assert seen == [suppressed, False]
+        assert not is_suppressed()
 
     def test_environment(
         self,

@@ -12,6 +12,9 @@
     detach(token); call.finish()                any path not ended yet: exception,
                                                 disconnect, websocket close, cancellation
 
+An excluded URL runs untraced and unmeasured, with the instrumentation below it suppressed
+(``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS=false``: upstream's behaviour, the calls below traced).
+
 Each ``send`` and ``receive`` gets an INTERNAL span (``"{name} http send"``) unless
 ``exclude_spans`` drops it; a dropped kind is not even wrapped. ``scope["instrumentarium.asgi"]``
 marks a traced connection, so a traced app inside a traced app (a mounted sub-app, the
@@ -21,7 +24,7 @@ middleware twice) adds no second span. State lives on the ``AsgiCall``, one per 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable, Iterator, MutableMapping
-from typing import Any, Callable, Final, Optional, Protocol
+from typing import Any, Callable, Final, Optional, Protocol, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -158,11 +161,11 @@ class AsgiTelemetry(ServerTelemetry):
         self.websocket_method = websocket_method
 
     @_STARTING
-    def start(self, scope: Scope, owner: Any) -> Optional[AsgiCall]:
-        """The connection's call with its span started; None when its URL is excluded."""
+    def start(self, scope: Scope, owner: Any) -> Union[AsgiCall, _Excluded, None]:
+        """The connection's call with its span started; ``_EXCLUDED`` when its URL is."""
         request = AsgiRequest(scope)
         if self.excluded is not None and self.is_excluded(request):
-            return None
+            return _EXCLUDED
         websocket = scope["type"] == "websocket"
         call = AsgiCall(self, request, not websocket)
         attributes = call.attributes
@@ -194,6 +197,12 @@ class AsgiTelemetry(ServerTelemetry):
         if self.server_request_hook is not None:
             self.server_request_hook(span, scope)
         return call
+
+
+class _Excluded:
+    """What ``AsgiTelemetry.start`` returns for an excluded request."""
+
+    __slots__ = ()
 
 
 class AsgiCall(ServerCall):
@@ -347,6 +356,9 @@ def _decoded(headers: Any) -> Iterator[tuple[str, str]]:
         yield name.decode("latin-1"), value.decode("latin-1")
 
 
+_EXCLUDED: Final = _Excluded()
+
+
 async def serve(
     telemetry: Optional[AsgiTelemetry],
     app: App,
@@ -366,7 +378,15 @@ async def serve(
         await app(scope, receive, send)
         return
     call = telemetry.start(scope, owner)
-    if call is None:  # excluded, or our own step failed (logged): the app runs untraced
+    if isinstance(call, _Excluded):  # untraced, and so is what it calls (unless switched off)
+        suppressed = telemetry.enter_excluded()
+        try:
+            await app(scope, receive, send)
+        finally:
+            if suppressed is not None:
+                _detach(suppressed)  # type: ignore[arg-type]
+        return
+    if call is None:  # our own step failed (logged): the app runs untraced
         await app(scope, receive, send)
         return
     call.send_ = send

@@ -38,7 +38,7 @@ from ._client import (
     http_instrumentation_suppressed,
     http_version,
 )
-from ._excluded import EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
+from ._excluded import EXCLUDED_SUPPRESS_ENV, EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
 from ._headers import CAPTURE_HEADERS_ENV, SANITIZE_FIELDS_ENV, HeaderCapture, HeaderPatterns
 from ._methods import (
     CAPTURE_ALL_METHODS_ENV,
@@ -89,6 +89,7 @@ from ._wsgi import (
 __all__ = [
     # excluded URLs and traced attributes
     "EXCLUDED_URLS_ENV",
+    "EXCLUDED_SUPPRESS_ENV",
     "ExcludedUrls",
     "excluded_urls_env",
     "get_excluded_urls",

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Final, Optional, Protocol, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagate import extract
@@ -37,13 +37,14 @@ from opentelemetry.propagators.textmap import Getter, Setter, default_setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.config import env_flag
 from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from . import _names as n
-from ._excluded import ExcludedUrls
+from ._excluded import EXCLUDED_SUPPRESS_ENV, ExcludedUrls
 from ._headers import HeaderCapture
 from ._methods import MethodNormalizer
 from ._metrics import HttpServerMetrics, active_requests
@@ -67,6 +68,7 @@ __all__ = [
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
 _detach: Final = otel_context.detach
+_set_value: Final = otel_context.set_value
 _set_span_in_context: Final = trace.set_span_in_context
 _get_current_span: Final = trace.get_current_span
 _SERVER: Final = SpanKind.SERVER
@@ -168,6 +170,7 @@ class ServerTelemetry:
         "new",
         "old",
         "redactor",
+        "suppress_excluded",
         "tracer",
     )
 
@@ -205,6 +208,7 @@ class ServerTelemetry:
             ExcludedUrls.from_config(library, options.excluded_urls) or None
         )
         self.headers: Optional[HeaderCapture] = HeaderCapture.from_config("SERVER") or None
+        self.suppress_excluded = env_flag(EXCLUDED_SUPPRESS_ENV, True)
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
         self._shared: dict[tuple[Any, ...], _Shared] = {}
@@ -214,6 +218,14 @@ class ServerTelemetry:
         there are patterns)."""
         excluded = self.excluded
         return excluded is not None and excluded.matches(request.url())
+
+    def enter_excluded(self) -> Optional[object]:
+        """For an excluded request: suppress the instrumentation below it (its database and
+        HTTP client calls make no orphan root spans) unless ``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS``
+        is false; the token to ``detach``, or None."""
+        if not self.suppress_excluded:
+            return None
+        return _attach(_set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
 
     def begin(self, request: ServerRequest) -> ServerCall:
         """Start the clock on a request and count it as active."""
