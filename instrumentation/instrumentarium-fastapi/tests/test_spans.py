@@ -3,6 +3,7 @@ exceptions, background tasks, websockets, metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -336,3 +337,24 @@ class TestBackgroundTasks:
         assert task.parent.span_id == server.context.span_id
         assert server.end_time <= task.start_time
         assert seen[0].get_span_context().span_id == task.context.span_id
+
+    def test_tasks_spawned_in_a_handler_see_the_request_context(
+        self, instrument: Any, client_get: Get, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """An ``asyncio`` task created in a handler runs in the request's trace, under its
+        server span."""
+        seen: list[Any] = []
+        app = FastAPI()
+
+        async def work() -> None:
+            seen.append(trace.get_current_span().get_span_context())
+
+        @app.get("/spawn")
+        async def spawn() -> str:
+            await asyncio.create_task(work())
+            return "ok"
+
+        instrument(exclude_spans=["receive", "send"])
+        assert client_get(app, "/spawn").status_code == 200
+        (server,) = span_exporter.get_finished_spans()
+        assert seen[0].span_id == server.context.span_id
