@@ -67,7 +67,11 @@ class _Flattened:
         found = cls.cache.get(id(routes))
         if found is not None and found[0] is routes and found[1] == len(routes):
             return found[2]
-        flat = tuple(cls.iterate(routes))
+        # A RouteContext forwards .matches and .path to its effective route through
+        # __getattr__ and properties; the walk asks the effective routes directly.
+        flat = tuple(
+            getattr(context, "_effective_route", context) for context in cls.iterate(routes)
+        )
         if len(cls.cache) >= 256:
             cls.cache.clear()
         cls.cache[id(routes)] = (routes, len(routes), flat)
