@@ -222,12 +222,14 @@ class TestUvicornZeroCode:
 
 
 class TestWorkers:
-    def test_every_workers_requests_are_traced(self) -> None:
-        """``opentelemetry-instrument uvicorn --workers 2``: each worker process is instrumented
-        (upstream #385), so every request, on fresh connections spread over the workers, has
-        its server span. (A worker ends through ``os._exit``, without the SDK's exit flush, so
-        the batch processor exports on a short schedule here, before the stop.)"""
-        with UvicornServer({"OTEL_BSP_SCHEDULE_DELAY": "100"}, ("--workers=2",)) as server:
+    @pytest.mark.parametrize("flag", ["--workers=2", "--reload"])
+    def test_every_workers_requests_are_traced(self, flag: str) -> None:
+        """``opentelemetry-instrument uvicorn --workers 2`` (or ``--reload``): each worker
+        process is instrumented (upstream #385), so every request, on fresh connections spread
+        over the workers, has its server span. (A worker ends through ``os._exit``, without the
+        SDK's exit flush, so the batch processor exports on a short schedule here, before the
+        stop.)"""
+        with UvicornServer({"OTEL_BSP_SCHEDULE_DELAY": "100"}, (flag,)) as server:
             statuses = [server.get(f"/api/items/{n}")[0] for n in range(8)]
             time.sleep(1.0)  # two export periods: every span is out before SIGINT
             finished = server.stop(timeout=30)
