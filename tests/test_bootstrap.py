@@ -124,6 +124,14 @@ class TestProposals:
         (skip,) = make_plan(site.environment()).skipped
         assert (skip.distribution, skip.code) == ("instrumentarium-falcon", "out-of-range")
 
+    def test_fastapi_install_gets_fastapi_and_starlette_instrumentors(self, site: Site) -> None:
+        """FastAPI installs Starlette: both instrumentors are proposed (the ASGI middleware
+        comes as their dependency)."""
+        site.add("fastapi", "0.115.0")
+        site.add("starlette", "0.41.0")
+            f"instrumentarium-fastapi=={__version__}",
+            f"instrumentarium-starlette=={__version__}",
+
 
 class TestSkips:
     def test_version_outside_the_range_is_skipped_with_the_range(self, site: Site) -> None:

@@ -47,6 +47,7 @@ GROUP = "opentelemetry_instrumentor"
 ENTRY_POINTS = {
     "django": "instrumentarium.django:DjangoInstrumentor",
     "falcon": "instrumentarium.falcon:FalconInstrumentor",
+    "fastapi": "instrumentarium.fastapi:FastAPIInstrumentor",
     "flask": "instrumentarium.flask:FlaskInstrumentor",
     "grpc_aio_client": "instrumentarium.grpc:GrpcAioInstrumentorClient",
     "grpc_aio_server": "instrumentarium.grpc:GrpcAioInstrumentorServer",
@@ -58,6 +59,7 @@ ENTRY_POINTS = {
     "pyramid": "instrumentarium.pyramid:PyramidInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
+    "starlette": "instrumentarium.starlette:StarletteInstrumentor",
     "urllib": "instrumentarium.urllib:URLLibInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
@@ -74,12 +76,20 @@ class Package:
 
 
 PACKAGES = {
+    "instrumentarium.asgi": Package(
+        "instrumentarium-asgi",
+        "OpenTelemetryMiddleware ServerRequestHook ClientRequestHook ClientResponseHook"
+        " ASGIGetter ASGISetter asgi_getter asgi_setter get_default_span_details __version__",
+    ),
     "instrumentarium.django": Package(
         "instrumentarium-django",
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"
         " MIDDLEWARE_POSITION_ENV __version__",
     ),
     "instrumentarium.falcon": Package("instrumentarium-falcon", "FalconInstrumentor __version__"),
+    "instrumentarium.fastapi": Package(
+        "instrumentarium-fastapi", "FastAPIInstrumentor __version__"
+    ),
     "instrumentarium.flask": Package(
         "instrumentarium-flask", "FlaskInstrumentor get_default_span_name __version__"
     ),
@@ -103,6 +113,9 @@ PACKAGES = {
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
+    ),
+    "instrumentarium.starlette": Package(
+        "instrumentarium-starlette", "StarletteInstrumentor __version__"
     ),
     "instrumentarium.urllib": Package("instrumentarium-urllib", "URLLibInstrumentor __version__"),
     "instrumentarium.urllib3": Package(

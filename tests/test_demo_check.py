@@ -1,10 +1,11 @@
 """``scripts/demo-services`` exits non-zero when a trace is broken: the check of
 ``examples/multi-service/run_demo.py``, fed traces built by hand (no services, no Collector).
 
-One checkout makes this tree across the four processes (what ``tests/test_multi_service.py``
+One checkout makes this tree across the five processes (what ``tests/test_multi_service.py``
 finds in a real run)::
 
-    frontend SERVER ─ checkout ─ frontend CLIENT ─ orders SERVER ─ orders CLIENT (gRPC)
+    frontend SERVER ─ checkout ─ frontend CLIENT ─ gateway SERVER ─ gateway CLIENT
+      ─ orders SERVER ─ orders CLIENT (gRPC)
       ─ inventory SERVER ─┬─ inventory CLIENT, CLIENT (Redis)
                           └─ inventory PRODUCER ─ fulfilment CONSUMER ─ fulfil order ─ CLIENT
 """
@@ -26,17 +27,19 @@ CHECKOUT = (
     ("01", "", "frontend", "SERVER", "GET /checkout"),
     ("02", "01", "frontend", "INTERNAL", "checkout"),
     ("03", "02", "frontend", "CLIENT", "POST"),
-    ("04", "03", "orders", "SERVER", "POST orders"),
-    ("05", "04", "orders", "CLIENT", "/demo.Inventory/Reserve"),
-    ("06", "05", "inventory", "SERVER", "/demo.Inventory/Reserve"),
-    ("07", "06", "inventory", "CLIENT", "INCRBY"),
-    ("08", "06", "inventory", "CLIENT", "SET"),
-    ("09", "06", "inventory", "PRODUCER", "demo-orders send"),
-    ("10", "09", "fulfilment", "CONSUMER", "demo-orders receive"),
-    ("11", "10", "fulfilment", "INTERNAL", "fulfil order"),
-    ("12", "11", "fulfilment", "CLIENT", "SET"),
+    ("04", "03", "gateway", "SERVER", "POST /orders"),
+    ("05", "04", "gateway", "CLIENT", "POST"),
+    ("06", "05", "orders", "SERVER", "POST orders"),
+    ("07", "06", "orders", "CLIENT", "/demo.Inventory/Reserve"),
+    ("08", "07", "inventory", "SERVER", "/demo.Inventory/Reserve"),
+    ("09", "08", "inventory", "CLIENT", "INCRBY"),
+    ("10", "08", "inventory", "CLIENT", "SET"),
+    ("11", "08", "inventory", "PRODUCER", "demo-orders send"),
+    ("12", "11", "fulfilment", "CONSUMER", "demo-orders receive"),
+    ("13", "12", "fulfilment", "INTERNAL", "fulfil order"),
+    ("14", "13", "fulfilment", "CLIENT", "SET"),
 )
-GRPC_CLIENT = "05"
+GRPC_CLIENT = "07"
 
 
 def trace(trace_id: str, without: frozenset[str] = frozenset()) -> list[Span]:
@@ -71,7 +74,7 @@ class TestCheck:
         spans = trace("a") + trace("b", without=frozenset({GRPC_CLIENT}))
         problems = check(Telemetry(spans=spans), requests=2)
         assert problems == [
-            "trace b: the parent b05 of inventory SERVER '/demo.Inventory/Reserve' was not received"
+            "trace b: the parent b07 of inventory SERVER '/demo.Inventory/Reserve' was not received"
         ]
 
     def test_a_second_root_fails(self) -> None:
@@ -96,7 +99,7 @@ class TestCheck:
 
     def test_a_missing_service_and_a_missing_trace_fail(self) -> None:
         """A trace that never reached the consumer, and one request with no trace at all."""
-        spans = trace("a", without=frozenset({"10", "11", "12"}))
+        spans = trace("a", without=frozenset({"12", "13", "14"}))
         assert check(Telemetry(spans=spans), requests=2) == [
             "expected 2 traces, got 1",
             "trace a has no span from fulfilment",

@@ -1,12 +1,12 @@
 """The multi-service demo end to end, read back from a real OpenTelemetry Collector.
 
 One run per semantic-convention mode (module-scoped fixtures): ``examples/multi-service``'s own
-launcher (``demo_stack.py``) starts our ocb-built Collector on free loopback ports, then the four
+launcher (``demo_stack.py``) starts our ocb-built Collector on free loopback ports, then the five
 services under ``opentelemetry-instrument``::
 
-    frontend (Flask) ─requests─▶ orders (Django) ─gRPC─▶ inventory ─▶ Redis
-                                                                   └─▶ Kafka ─▶ fulfilment
-                                                                                 (consumer, Redis)
+    frontend (Flask) ─requests─▶ gateway (FastAPI) ─requests─▶ orders (Django) ─gRPC─▶ inventory
+                                                                        Redis ◀─┤
+                                                fulfilment (consumer, Redis) ◀─ Kafka ◀─┘
 
 sends three checkouts, waits until the consumer has fulfilled them, stops every process with
 SIGTERM and then the Collector, and parses the OTLP JSON lines the Collector's file exporter
@@ -53,14 +53,16 @@ pytestmark = [
 BIN_DIR = Path(sys.executable).parent
 REQUESTS = (("dice", 1), ("meeple", 2), ("token", 3))
 STABLE = "http,database,rpc,messaging"
-SPANS_SERVICES = ("frontend", "orders", "inventory", "fulfilment")
+SPANS_SERVICES = ("frontend", "gateway", "orders", "inventory", "fulfilment")
 
 # What one checkout leaves, process by process: (service, kind) -> how many spans.
 SPANS_PER_REQUEST = Counter(
     {
         ("frontend", "SERVER"): 1,  # GET /checkout (instrumentarium-flask)
         ("frontend", "INTERNAL"): 1,  # checkout (the app's one manual span)
-        ("frontend", "CLIENT"): 1,  # POST to orders (instrumentarium-requests)
+        ("frontend", "CLIENT"): 1,  # POST to the gateway (instrumentarium-requests)
+        ("gateway", "SERVER"): 1,  # POST /orders (instrumentarium-fastapi; no send spans)
+        ("gateway", "CLIENT"): 1,  # POST to orders (instrumentarium-requests)
         ("orders", "SERVER"): 1,  # POST orders (instrumentarium-django)
         ("orders", "CLIENT"): 1,  # Reserve (instrumentarium-grpc, client)
         ("inventory", "SERVER"): 1,  # Reserve (instrumentarium-grpc, server)
@@ -205,7 +207,8 @@ class TestOneTracePerRequest:
 
     def test_parent_chain_is_unbroken_from_front_end_to_consumer(self, run: Run) -> None:
         """Walking up from the consumer's span: fulfilment CONSUMER → inventory PRODUCER →
-        inventory gRPC SERVER → orders gRPC CLIENT → orders SERVER → frontend CLIENT →
+        inventory gRPC SERVER → orders gRPC CLIENT → orders SERVER → gateway CLIENT →
+        gateway (FastAPI) SERVER → frontend CLIENT →
         frontend ``checkout`` → frontend SERVER, the root; the Redis calls of the inventory
         service are children of its gRPC server span, and the worker's ``fulfil order`` span
         (parented from the record's headers) and its Redis call stay in the chain."""
@@ -223,6 +226,8 @@ class TestOneTracePerRequest:
                 ("inventory", "SERVER"),
                 ("orders", "CLIENT"),
                 ("orders", "SERVER"),
+                ("gateway", "CLIENT"),
+                ("gateway", "SERVER"),
                 ("frontend", "CLIENT"),
                 ("frontend", "INTERNAL"),
                 ("frontend", "SERVER"),
@@ -262,6 +267,8 @@ class TestNames:
                 ("frontend", "SERVER", "GET /checkout"): 1,
                 ("frontend", "INTERNAL", "checkout"): 1,
                 ("frontend", "CLIENT", "POST"): 1,
+                ("gateway", "SERVER", "POST /orders"): 1,
+                ("gateway", "CLIENT", "POST"): 1,
                 ("orders", "SERVER", "POST orders"): 1,
                 ("orders", "CLIENT", "/demo.Inventory/Reserve"): 1,
                 ("inventory", "SERVER", "/demo.Inventory/Reserve"): 1,
@@ -282,6 +289,8 @@ class TestNames:
                 ("frontend", "SERVER", "GET /checkout"): 1,
                 ("frontend", "INTERNAL", "checkout"): 1,
                 ("frontend", "CLIENT", "POST"): 1,
+                ("gateway", "SERVER", "POST /orders"): 1,
+                ("gateway", "CLIENT", "POST"): 1,
                 ("orders", "SERVER", "POST orders"): 1,
                 ("orders", "CLIENT", "demo.Inventory/Reserve"): 1,
                 ("inventory", "SERVER", "demo.Inventory/Reserve"): 1,
@@ -307,7 +316,7 @@ DOMAIN_KEYS = {
 def domain_of(span: Span) -> Optional[str]:
     if span.kind == "INTERNAL":
         return None
-    if span.scope.endswith((".flask", ".django", ".requests")):
+    if span.scope.endswith((".flask", ".django", ".requests", ".fastapi")):
         return "http"
     return {
         "instrumentarium.redis": "database",
@@ -341,9 +350,9 @@ class TestAttributes:
             assert present in span.attributes, (span.name, span.attributes)
             assert absent not in span.attributes, (span.name, span.attributes)
             checked[domain] += 1
-        # HTTP: 3 spans per request, Redis 3, gRPC 2, Kafka 2.
+        # HTTP: 5 spans per request, Redis 3, gRPC 2, Kafka 2.
         assert checked == {
-            "http": 3 * len(REQUESTS),
+            "http": 5 * len(REQUESTS),
             "database": 3 * len(REQUESTS),
             "rpc": 2 * len(REQUESTS),
             "messaging": 2 * len(REQUESTS),
@@ -354,6 +363,7 @@ class TestAttributes:
 
 DEFAULT_METRICS = {
     "frontend": {"http.server.duration", "http.server.active_requests", "http.client.duration"},
+    "gateway": {"http.server.duration", "http.server.active_requests", "http.client.duration"},
     "orders": {"http.server.duration", "http.server.active_requests", "rpc.client.duration"},
     "inventory": {
         "rpc.server.duration",
@@ -365,6 +375,11 @@ DEFAULT_METRICS = {
 }
 STABLE_METRICS = {
     "frontend": {
+        "http.server.request.duration",
+        "http.server.active_requests",
+        "http.client.request.duration",
+    },
+    "gateway": {
         "http.server.request.duration",
         "http.server.active_requests",
         "http.client.request.duration",
@@ -412,6 +427,7 @@ class TestMetrics:
             return sum(int(p.get("count", p.get("asInt", 0))) for p in metrics[0].points)
 
         assert total("frontend", "http.server.duration") == len(REQUESTS)
+        assert total("gateway", "http.server.duration") == len(REQUESTS)
         assert total("inventory", "messaging.client.sent.messages") == len(REQUESTS)
         assert total("fulfilment", "messaging.client.consumed.messages") == len(REQUESTS)
 
@@ -425,12 +441,13 @@ class TestPrinter:
         child one level deeper than its parent, with service, name, kind and duration."""
         spans = default_run.trace_of(default_run.orders[0])
         lines = render_trace(spans).splitlines()
-        assert lines[0].startswith(f"trace {spans[0].trace_id}  (4 services, 12 spans)")
+        assert lines[0].startswith(f"trace {spans[0].trace_id}  (5 services, 14 spans)")
         rows = lines[1:]
-        assert len(rows) == 12
+        assert len(rows) == 14
         assert rows[0].split()[:4] == ["frontend", "GET", "/checkout", "SERVER"]
         depth = {row.split()[0]: len(row) - len(row.lstrip()) for row in rows}
-        assert depth["frontend"] < depth["orders"] < depth["inventory"] < depth["fulfilment"]
+        assert depth["frontend"] < depth["gateway"] < depth["orders"] < depth["inventory"]
+        assert depth["inventory"] < depth["fulfilment"]
         assert all(row.rstrip().endswith(" ms") for row in rows)
 
     def test_metrics_listing_groups_by_service(self, default_run: Run) -> None:

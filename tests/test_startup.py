@@ -29,6 +29,8 @@ LAZY_LIBRARIES = (
     "falcon",
     "urllib.request",
     "jinja2",
+    "starlette",
+    "fastapi",
 )
 
 

@@ -1,4 +1,4 @@
-"""Starting and stopping the whole demo: a Collector of its own, then the four services.
+"""Starting and stopping the whole demo: a Collector of its own, then the five services.
 
     Stack(settings)                      the context manager the demo and the e2e test use
       ├─ Collector                       collector/config.yaml on two free loopback ports,
@@ -6,6 +6,7 @@
       ├─ inventory   (gRPC server)       opentelemetry-instrument python inventory.py
       ├─ fulfilment  (Kafka consumer)    opentelemetry-instrument python fulfilment.py
       ├─ orders      (Django)            opentelemetry-instrument python orders_app.py
+      ├─ gateway     (FastAPI, uvicorn)  opentelemetry-instrument python gateway.py
       └─ frontend    (Flask)             opentelemetry-instrument python frontend.py
 
 Each service binds port 0 and prints ``READY port=N``; the next one is started with that
@@ -50,7 +51,7 @@ from tests.support.services import (  # noqa: E402
 
 COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
 
-SERVICE_NAMES = ("frontend", "orders", "inventory", "fulfilment")
+SERVICE_NAMES = ("frontend", "gateway", "orders", "inventory", "fulfilment")
 
 
 def _inventory_protocol() -> str:
@@ -236,8 +237,15 @@ class Stack:
             DJANGO_SETTINGS_MODULE="orders_app",
         )
         orders_port = orders.wait_ready(deadline)
+        gateway = self._launch(
+            "gateway",
+            "gateway.py",
+            DEMO_ORDERS_URL=f"http://127.0.0.1:{orders_port}/orders",
+            OTEL_PYTHON_FASTAPI_EXCLUDE_SPANS="receive,send",
+        )
+        gateway_port = gateway.wait_ready(deadline)
         frontend = self._launch(
-            "frontend", "frontend.py", DEMO_ORDERS_URL=f"http://127.0.0.1:{orders_port}/orders"
+            "frontend", "frontend.py", DEMO_ORDERS_URL=f"http://127.0.0.1:{gateway_port}/orders"
         )
         self.frontend_url = f"http://127.0.0.1:{frontend.wait_ready(deadline)}"
         fulfilment.wait_ready(deadline)
@@ -352,7 +360,7 @@ class Stack:
 
     def _shutdown(self) -> None:
         # Callers first, so no request is in flight when its callee goes.
-        for name in ("frontend", "orders", "inventory", "fulfilment"):
+        for name in ("frontend", "gateway", "orders", "inventory", "fulfilment"):
             process = self.services.pop(name, None)
             if process is not None:
                 self.exit_codes[name] = process.terminate()

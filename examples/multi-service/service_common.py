@@ -1,8 +1,8 @@
-"""What the four demo processes share: their settings, and how they start and stop.
+"""What the five demo processes share: their settings, and how they start and stop.
 
 No OpenTelemetry here: the processes run under ``opentelemetry-instrument``, which sets up the
-SDK and the exporters from ``OTEL_*`` variables and instruments Flask, requests, Django, gRPC,
-Redis and kafka-python as they are imported.
+SDK and the exporters from ``OTEL_*`` variables and instruments Flask, FastAPI, requests, Django,
+gRPC, Redis and kafka-python as they are imported.
 """
 
 from __future__ import annotations

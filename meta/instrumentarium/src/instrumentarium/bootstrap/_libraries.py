@@ -19,6 +19,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("falcon",),
     ),
     (
+        "instrumentarium-fastapi",
+        ("fastapi >= 0.100",),
+        ("fastapi",),
+    ),
+    (
         "instrumentarium-flask",
         ("flask >= 2.2",),
         ("flask",),
@@ -57,6 +62,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         "instrumentarium-requests",
         ("requests >= 2.26",),
         ("requests",),
+    ),
+    (
+        "instrumentarium-starlette",
+        ("starlette >= 0.27",),
+        ("starlette",),
     ),
     (
         "instrumentarium-urllib",

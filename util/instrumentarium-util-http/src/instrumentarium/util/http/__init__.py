@@ -13,7 +13,8 @@ Everything here is configured once (``from_config`` / ``from_env``) and cheap pe
   client instrumentors (requests, urllib3) and one outgoing request's span and metrics, and
   ``http_instrumentation_suppressed``;
 * ``ServerTelemetry`` / ``ServerCall``: one incoming request's span and metrics, for the server
-  instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ).
+  instrumentors, from a ``ServerRequest`` (``WsgiRequest`` reads a WSGI environ, ``AsgiRequest``
+  an ASGI scope).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Optional
 from instrumentarium.util.config import split_comma_list
 
 from . import _names as names
+from ._asgi import ASGIGetter, AsgiRequest, ASGISetter, asgi_getter, asgi_setter, header_value
+from ._asgi import Scope as Scope
 from ._client import (
     SIZE_BUCKETS_BYTES,
     HttpClientCall,
@@ -35,7 +38,7 @@ from ._client import (
     http_instrumentation_suppressed,
     http_version,
 )
-from ._excluded import EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
+from ._excluded import EXCLUDED_SUPPRESS_ENV, EXCLUDED_URLS_ENV, ExcludedUrls, excluded_urls_env
 from ._headers import CAPTURE_HEADERS_ENV, SANITIZE_FIELDS_ENV, HeaderCapture, HeaderPatterns
 from ._methods import (
     CAPTURE_ALL_METHODS_ENV,
@@ -89,6 +92,7 @@ from ._wsgi import (
 __all__ = [
     # excluded URLs and traced attributes
     "EXCLUDED_URLS_ENV",
+    "EXCLUDED_SUPPRESS_ENV",
     "ExcludedUrls",
     "excluded_urls_env",
     "get_excluded_urls",
@@ -151,6 +155,12 @@ __all__ = [
     "request_headers",
     "request_url",
     "traced_start_response",
+    "AsgiRequest",
+    "ASGIGetter",
+    "ASGISetter",
+    "asgi_getter",
+    "asgi_setter",
+    "header_value",
 ]
 
 

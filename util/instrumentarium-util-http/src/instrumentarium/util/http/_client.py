@@ -61,7 +61,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 
 from instrumentarium.util.config import ProviderConfig
-from instrumentarium.util.metrics import DurationHistograms, histogram, shared_meter
+from instrumentarium.util.metrics import DurationHistograms, shared_meter
 from instrumentarium.util.net import DEFAULT_PORTS, split_host_port
 from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
@@ -69,6 +69,7 @@ from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 from . import _names as n
 from ._excluded import ExcludedUrls
 from ._headers import HeaderCapture
+from ._metrics import SIZE_BUCKETS_BYTES, size_histograms
 from ._methods import OTHER_METHOD, MethodNormalizer
 from ._redact import UrlRedactor, redacted_exception
 from ._status import client_status_is_error, synthetic_user_agent_type
@@ -101,13 +102,6 @@ _INJECT: Final = guard("injecting the trace context into the request headers")
 # Upstream's peer-IP enrichment of http.client (opentelemetry-util-http), used when imported.
 _PEER_IP_MODULE: Final = "opentelemetry.util.http.httplib"
 _PEER_IP: Final = guard("handing the span to the net.peer.ip enrichment")
-
-# Byte sizes grow by powers of four from 64 B to 64 MiB: the SDK's default buckets are meant for
-# milliseconds and put every body above 10 kB in the last bucket.
-SIZE_BUCKETS_BYTES: Final = (
-    0.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0, 67108864.0,
-)  # fmt: skip
 
 _VERSIONS: Final = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
 HeaderText = Union[str, bytes]  # what requests, urllib3 and http.client take as a header
@@ -306,9 +300,9 @@ class HttpClientTelemetry:
         self.request_size_new: Optional[Histogram] = None
         self.response_size_new: Optional[Histogram] = None
         if size_metrics and self.old:
-            self.request_size_old, self.response_size_old = _size_histograms(meter, _SIZES_OLD)
+            self.request_size_old, self.response_size_old = size_histograms(meter, _SIZES_OLD)
         if size_metrics and self.new:
-            self.request_size_new, self.response_size_new = _size_histograms(meter, _SIZES_NEW)
+            self.request_size_new, self.response_size_new = size_histograms(meter, _SIZES_NEW)
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, excluded_urls) or None
         )
@@ -568,17 +562,6 @@ _SIZES_NEW: Final = (
     (n.HTTP_CLIENT_REQUEST_BODY_SIZE, "Size of HTTP client request bodies."),
     (n.HTTP_CLIENT_RESPONSE_BODY_SIZE, "Size of HTTP client response bodies."),
 )
-
-
-def _size_histograms(
-    meter: Meter, names: tuple[tuple[str, str], tuple[str, str]]
-) -> tuple[Histogram, Histogram]:
-    """The request and the response body-size histograms, in bytes."""
-    request, response = (
-        histogram(meter, name, unit="By", description=description, buckets=SIZE_BUCKETS_BYTES)
-        for name, description in names
-    )
-    return request, response
 
 
 def _option(config: HttpClientConfig, name: str, given: Any) -> Any:

@@ -9,9 +9,12 @@ from typing import Final, Optional, Union
 from instrumentarium.util.config import compile_patterns, split_comma_list
 from instrumentarium.util.safety import warn_once
 
-__all__ = ["EXCLUDED_URLS_ENV", "ExcludedUrls", "excluded_urls_env"]
+__all__ = ["EXCLUDED_SUPPRESS_ENV", "EXCLUDED_URLS_ENV", "ExcludedUrls", "excluded_urls_env"]
 
 EXCLUDED_URLS_ENV: Final = "OTEL_PYTHON_EXCLUDED_URLS"
+# Whether an excluded request also runs with instrumentation suppressed below it (default true:
+# a health check's database call makes no orphan root span); false: upstream's behaviour.
+EXCLUDED_SUPPRESS_ENV: Final = "OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS"
 
 
 def excluded_urls_env(library: str) -> str:

@@ -1,9 +1,10 @@
 """The server side of one HTTP request, whatever the protocol: a request in, one span and its
-metrics out. Shared by every server instrumentor (WSGI, Flask, Django; ASGI next).
+metrics out. Shared by every server instrumentor (WSGI, Flask, Django, ASGI, Starlette, FastAPI).
 
 ``ServerRequest`` describes the request (an adapter per protocol fills it: ``WsgiRequest`` reads a
-WSGI environ); ``ServerTelemetry`` is built once per instrumented app (tracer, instruments,
-compiled patterns); ``ServerCall`` carries one request from its first byte to its end::
+WSGI environ, ``AsgiRequest`` an ASGI scope); ``ServerTelemetry`` is built once per instrumented
+app (tracer, instruments, compiled patterns); ``ServerCall`` carries one request from its first
+byte to its end::
 
     request = WsgiRequest(environ)           # what the core reads, whatever the protocol
     if telemetry.is_excluded(request): ...   # the app runs untraced
@@ -28,7 +29,7 @@ from typing import Any, ClassVar, Final, Optional, Protocol, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.propagate import extract
@@ -36,13 +37,14 @@ from opentelemetry.propagators.textmap import Getter, Setter, default_setter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
 
+from instrumentarium.util.config import env_flag
 from instrumentarium.util.metrics import shared_meter
 from instrumentarium.util.net import split_host_port
 from instrumentarium.util.safety import guard
 from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 
 from . import _names as n
-from ._excluded import ExcludedUrls
+from ._excluded import EXCLUDED_SUPPRESS_ENV, ExcludedUrls
 from ._headers import HeaderCapture
 from ._methods import MethodNormalizer
 from ._metrics import HttpServerMetrics, active_requests
@@ -68,6 +70,7 @@ __all__ = [
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
 _detach: Final = otel_context.detach
+_set_value: Final = otel_context.set_value
 _set_span_in_context: Final = trace.set_span_in_context
 _get_current_span: Final = trace.get_current_span
 _SERVER: Final = SpanKind.SERVER
@@ -176,8 +179,13 @@ class ServerTelemetry:
         "new",
         "old",
         "redactor",
+        "suppress_excluded",
         "tracer",
     )
+
+    # Whether the request's host is what ``net.host.name`` reports (WSGI: the Host header); an
+    # ASGI host is the server's address and port, which upstream's ASGI layer does not report so.
+    host_is_name: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -186,9 +194,12 @@ class ServerTelemetry:
         library: str,
         options: ServerOptions,
         mode: Optional[SemconvMode] = None,
+        *,
+        sizes: bool = False,
     ) -> None:
         """``scope``, ``version``: the tracer's and meter's instrumentation scope; ``library``
-        names ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS``; ``options``: the instrumentor's config."""
+        names ``OTEL_PYTHON_<LIBRARY>_EXCLUDED_URLS``; ``options``: the instrumentor's config;
+        ``sizes``: also the request and response size histograms."""
         tracer_provider = options.tracer_provider
         meter_provider = options.meter_provider
         self.mode = mode if mode is not None else opt_in_mode("http")
@@ -200,11 +211,13 @@ class ServerTelemetry:
             shared_meter(scope, version, meter_provider, schema_url=url),
             self.mode,
             active_requests(scope, version, meter_provider, url),
+            sizes=sizes,
         )
         self.excluded: Optional[ExcludedUrls] = (
             ExcludedUrls.from_config(library, options.excluded_urls) or None
         )
         self.headers: Optional[HeaderCapture] = HeaderCapture.from_config("SERVER") or None
+        self.suppress_excluded = env_flag(EXCLUDED_SUPPRESS_ENV, True)
         self.methods = MethodNormalizer.from_env()
         self.redactor = UrlRedactor.from_env()
         self._shared: dict[tuple[Any, ...], _Shared] = {}
@@ -215,6 +228,14 @@ class ServerTelemetry:
         there are patterns)."""
         excluded = self.excluded
         return excluded is not None and excluded.matches(request.url())
+
+    def enter_excluded(self) -> Optional[object]:
+        """For an excluded request: suppress the instrumentation below it (its database and
+        HTTP client calls make no orphan root spans) unless ``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS``
+        is false; the token to ``detach``, or None."""
+        if not self.suppress_excluded:
+            return None
+        return _attach(_set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
 
     def begin(self, request: ServerRequest) -> ServerCall:
         """Start the clock on a request and count it as active."""
@@ -305,7 +326,7 @@ class ServerTelemetry:
                 (n.HTTP_METHOD, method),
                 (n.HTTP_SERVER_NAME, server_name),
                 (n.HTTP_SCHEME, scheme),
-                (n.NET_HOST_NAME, host),
+                (n.NET_HOST_NAME, host if self.host_is_name else None),
                 (n.HTTP_HOST, host),
                 (n.NET_HOST_PORT, port),
                 (n.HTTP_USER_AGENT, user_agent),
@@ -389,6 +410,7 @@ class ServerCall:
         "context",
         "errored",
         "finished",
+        "measured",
         "method",
         "original_method",
         "recorded",
@@ -403,7 +425,10 @@ class ServerCall:
         "telemetry",
     )
 
-    def __init__(self, telemetry: ServerTelemetry, request: ServerRequest) -> None:
+    def __init__(
+        self, telemetry: ServerTelemetry, request: ServerRequest, measured: bool = True
+    ) -> None:
+        """``measured``: False for a request that has no HTTP metrics (a websocket)."""
         self.start_ns = _time_ns()
         self.telemetry = telemetry
         self.request = request
@@ -421,7 +446,9 @@ class ServerCall:
         self.streaming = True
         self.recorded: Optional[BaseException] = None
         self.shared = shared
-        telemetry.metrics.active_requests.increment(shared.active_key, shared.active_attributes)
+        self.measured = measured
+        if measured:
+            telemetry.metrics.active_requests.increment(shared.active_key, shared.active_attributes)
 
     def span_name(self, route: Optional[str] = None) -> str:
         """``"{METHOD} {route}"``; ``_OTHER`` is named ``HTTP``; no route gives the method."""
@@ -575,15 +602,21 @@ class ServerCall:
             if exc is not None:
                 self.record_exception(exc, error_type=True)
             span.end(end_ns)
-            metrics.record_duration(
-                end_ns - self.start_ns,
-                self.attributes,
-                self.route,
-                self.context,
-                self.shared.duration_bases,
-            )
+            if self.measured:
+                self.record_metrics(end_ns)
         finally:
-            metrics.active_requests.decrement(self.shared.active_key)
+            if self.measured:
+                metrics.active_requests.decrement(self.shared.active_key)
+
+    def record_metrics(self, end_ns: int) -> None:
+        """Record the request's duration (a subclass adds what its protocol measures)."""
+        self.telemetry.metrics.record_duration(
+            end_ns - self.start_ns,
+            self.attributes,
+            self.route,
+            self.context,
+            self.shared.duration_bases,
+        )
 
     def wrap_response(self, iterable: Iterable[bytes]) -> Iterable[bytes]:
         """The response body, ending the span and metrics when the server closes it.
