@@ -129,8 +129,10 @@ class TestProposals:
         comes as their dependency)."""
         site.add("fastapi", "0.115.0")
         site.add("starlette", "0.41.0")
+        assert make_plan(site.environment()).requirements == [
             f"instrumentarium-fastapi=={__version__}",
             f"instrumentarium-starlette=={__version__}",
+        ]
 
 
 class TestSkips:

@@ -78,7 +78,7 @@ class FastAPIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(FastAPITelemetry(FastAPIConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
 
     @staticmethod

@@ -77,7 +77,7 @@ class StarletteInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         ACTIVE.set_global(StarletteTelemetry(StarletteConfig.resolve(kwargs)))
 
-    def _uninstrument(self, **kwargs: Any) -> None:
+    def _uninstrument(self, **_kwargs: Any) -> None:
         ACTIVE.set_global(None)
 
     @staticmethod

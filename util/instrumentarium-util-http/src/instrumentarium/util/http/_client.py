@@ -55,7 +55,7 @@ from opentelemetry.context import (
     _SUPPRESS_INSTRUMENTATION_KEY,
     Context,
 )
-from opentelemetry.metrics import Histogram, Meter, MeterProvider
+from opentelemetry.metrics import Histogram, MeterProvider
 from opentelemetry.propagate import inject as _inject
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.util.types import AttributeValue
@@ -69,8 +69,8 @@ from instrumentarium.util.semconv import SemconvMode, opt_in_mode, schema_url
 from . import _names as n
 from ._excluded import ExcludedUrls
 from ._headers import HeaderCapture
-from ._metrics import SIZE_BUCKETS_BYTES, size_histograms
 from ._methods import OTHER_METHOD, MethodNormalizer
+from ._metrics import SIZE_BUCKETS_BYTES, size_histograms
 from ._redact import UrlRedactor, redacted_exception
 from ._status import client_status_is_error, synthetic_user_agent_type
 from .version import __version__

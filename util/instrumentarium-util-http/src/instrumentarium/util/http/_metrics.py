@@ -186,8 +186,6 @@ class HttpServerMetrics:
                     sizes[1].record(response_size, new, context=context)
 
 
-
-
 # Byte sizes grow by powers of four from 64 B to 64 MiB: the SDK's default buckets are meant for
 # milliseconds and put every body above 10 kB in the last bucket.
 SIZE_BUCKETS_BYTES: Final = (
