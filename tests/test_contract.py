@@ -54,6 +54,7 @@ ENTRY_POINTS = {
     "kafka": "instrumentarium.kafka:KafkaInstrumentor",
     "redis": "instrumentarium.redis:RedisInstrumentor",
     "requests": "instrumentarium.requests:RequestsInstrumentor",
+    "tornado": "instrumentarium.tornado:TornadoInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
 
@@ -88,6 +89,9 @@ PACKAGES = {
     "instrumentarium.redis": Package("instrumentarium-redis", "RedisInstrumentor __version__"),
     "instrumentarium.requests": Package(
         "instrumentarium-requests", "RequestsInstrumentor get_default_span_name __version__"
+    ),
+    "instrumentarium.tornado": Package(
+        "instrumentarium-tornado", "TornadoInstrumentor __version__"
     ),
     "instrumentarium.urllib3": Package(
         "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"
