@@ -88,6 +88,10 @@ class TestAttributes:
         assert attrs["http.scheme"] == "http"
         assert attrs["http.host"].startswith("127.0.0.1:")
         assert attrs["http.target"] == "/users/5?q=1&X-Amz-Signature=REDACTED"
+        assert attrs["http.url"] == (
+            f"http://{attrs['http.host']}/users/5?q=1&X-Amz-Signature=REDACTED"
+        )
+        assert attrs["http.client_ip"] == "127.0.0.1"
         assert attrs["http.flavor"] == "1.1"
         assert attrs["net.peer.ip"] == "127.0.0.1"
         assert isinstance(attrs["net.peer.port"], int)
@@ -118,6 +122,7 @@ class TestAttributes:
         assert attrs["http.route"] == "/users/{uid}"
         assert "http.method" not in attrs
         assert "http.target" not in attrs
+        assert "http.url" not in attrs
 
     def test_dup_mode(
         self,

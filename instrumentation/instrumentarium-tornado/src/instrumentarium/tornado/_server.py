@@ -48,6 +48,7 @@ __all__ = ["TornadoServerTelemetry", "execute", "finish", "handle_request_except
 
 _CALL_KEY: Final = "_instrumentarium_tornado_call"
 _HANDLER_ATTRIBUTE: Final = "tornado.handler"
+_HTTP_CLIENT_IP: Final = "http.client_ip"
 _attach: Final = otel_context.attach
 _detach: Final = otel_context.detach
 _BEGIN: Final = guard("starting the Tornado server span")
@@ -205,6 +206,9 @@ def _begin(telemetry: TornadoServerTelemetry, handler: Any) -> Optional[TornadoC
         call.start_ns = int(started * 1e9)
     attributes = call.attributes
     attributes[_HANDLER_ATTRIBUTE] = telemetry.handler_name(type(handler))
+    if telemetry.old:  # upstream's: the client (xheaders honoured) and the URL, redacted
+        attributes[_HTTP_CLIENT_IP] = request.remote_ip
+        attributes[n.HTTP_URL] = telemetry.redactor.redact_url(request.full_url())
     for name in telemetry.traced_attributes:
         value = getattr(request, name, None)
         if value is not None:
