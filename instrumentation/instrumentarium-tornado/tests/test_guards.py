@@ -12,6 +12,7 @@ from instrumentarium.util.http import HttpClientCall, HttpServerMetrics, ServerC
 
 BROKEN_STEPS = [
     pytest.param(ServerCall, "start_span", id="server span start"),
+    pytest.param(ServerCall, "propagate_response", id="traceresponse"),
     pytest.param(_server, "route_of", id="route"),
     pytest.param(ServerCall, "on_response", id="server response"),
     pytest.param(HttpServerMetrics, "record_duration", id="server span end"),
@@ -27,9 +28,11 @@ def test_requests_succeed_and_the_failure_is_logged_once(
     broken_step: Callable[[object, str], Any],
     instrument: Callable[..., Any],
     serve: Callable[..., Any],
+    metric_points: Any,
 ) -> None:
     """Two fetches of a handler whose telemetry step raises both get the handler's response;
-    each guard that caught the failure logged it at WARNING the first time, DEBUG the second."""
+    each guard that caught the failure logged it at WARNING the first time, DEBUG the second;
+    no request is left counted as active."""
     logged = broken_step(owner, method)
     instrument()
 
@@ -42,6 +45,8 @@ def test_requests_succeed_and_the_failure_is_logged_once(
 
     assert serve(scenario) == [(200, b"user 1")] * 2
     assert logged.once_per_site(failures=2), logged.sites()
+    active = metric_points().get("http.server.active_requests", [])
+    assert [p.value for p in active if p.value != 0] == []
 
 
 def test_routes_module_is_the_one_the_server_uses() -> None:

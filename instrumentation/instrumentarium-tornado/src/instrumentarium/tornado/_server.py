@@ -199,7 +199,19 @@ def _begin(telemetry: TornadoServerTelemetry, handler: Any) -> Optional[TornadoC
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(request.uri or ""):
         return None
+    route = route_of(handler)
     call = TornadoCall(telemetry, TornadoRequest(request))
+    try:
+        _start(telemetry, call, handler, request, route)
+    except BaseException:
+        _abandon(call)  # the request runs untraced: no span left open, no request left active
+        raise
+    return call
+
+
+def _start(
+    telemetry: TornadoServerTelemetry, call: TornadoCall, handler: Any, request: Any, route: Any
+) -> None:
     call.exception = None
     started = getattr(request, "_start_time", None)
     if isinstance(started, float):  # when Tornado parsed the request: the span starts there
@@ -213,13 +225,20 @@ def _begin(telemetry: TornadoServerTelemetry, handler: Any) -> Optional[TornadoC
         value = getattr(request, name, None)
         if value is not None:
             attributes[name] = str(value)
-    route = route_of(handler)
     span = call.start_span(call.span_name(route), route)
-    handler.__dict__[_CALL_KEY] = call
     call.propagate_response(handler, _handler_setter)
+    handler.__dict__[_CALL_KEY] = call
     if telemetry.request_hook is not None:
         telemetry.request_hook(span, handler)
-    return call
+
+
+def _abandon(call: TornadoCall) -> None:
+    call.finished = True
+    try:
+        if call.span is not None:
+            call.span.end()
+    finally:
+        call.telemetry.metrics.active_requests.decrement(call.shared.active_key)
 
 
 def handle_request_exception(
