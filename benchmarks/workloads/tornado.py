@@ -1,8 +1,13 @@
-"""Tornado: ``GET /users/42?q=abc`` against the rule ``/users/(\\d+)`` (a small string), served by
-a real Tornado ``HTTPServer`` on loopback and sent over one keep-alive connection by a raw
-asyncio stream on the same loop (which neither instrumentor traces): the server side alone,
-one span per call. Both instrumentors are instrumented before the app is made, as
-upstream's needs (ours covers earlier apps too).
+"""Tornado, both sides.
+
+* ``tornado``: ``GET /users/42?q=abc`` against the rule ``/users/(\\d+)`` (a small string),
+  served by a real Tornado ``HTTPServer`` on loopback and sent over one keep-alive connection by
+  a raw asyncio stream on the same loop (which neither instrumentor traces): the server side
+  alone, one span per call. Both instrumentors are instrumented before the app is made, as
+  upstream's needs (ours covers earlier apps too).
+* ``tornado-client``: ``AsyncHTTPClient.fetch`` of a small body from the local HTTP/1.1 server of
+  the client workloads (Tornado's simple client opens a connection per fetch), run to completion
+  on an event loop of its own: the client side alone.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ if TYPE_CHECKING:
 
 TARGET = "/users/42?q=abc"
 BODY = b"user 42"
+CLIENT_BODY = b"ok"  # what the client workloads' server answers
 
 
 def _app() -> tornado.web.Application:
@@ -61,6 +67,46 @@ def _served(app: tornado.web.Application) -> Call:
         return loop.run_until_complete(round_trip())
 
     return call
+
+
+def _fetching() -> Call:
+    import asyncio
+
+    import tornado.httpclient
+
+    from ._http_server import server_url
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
+    url = server_url()
+
+    def call() -> bytes:
+        return bytes(loop.run_until_complete(client.fetch(url)).body)
+
+    return call
+
+
+def _client_bare(providers: Providers) -> Call:
+    return _fetching()
+
+
+def _client_instrumentarium(providers: Providers) -> Call:
+    from instrumentarium.tornado import TornadoInstrumentor
+
+    TornadoInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+    return _fetching()
+
+
+def _client_upstream(providers: Providers) -> Call:
+    from opentelemetry.instrumentation.tornado import TornadoInstrumentor
+
+    TornadoInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+    return _fetching()
 
 
 def _carrier() -> dict[str, object]:
@@ -109,6 +155,18 @@ WORKLOADS = (
         peer=_peer,
         carrier=_carrier,
         expect=BODY,
+        packages=("tornado",),
+        upstream_packages=(upstream_requirement("opentelemetry-instrumentation-tornado"),),
+        show_versions=("tornado",),
+    ),
+    Workload(
+        name="tornado-client",
+        description="AsyncHTTPClient.fetch of 2 bytes from a local HTTP/1.1 server",
+        bare=_client_bare,
+        instrumentarium=_client_instrumentarium,
+        upstream=_client_upstream,
+        carrier=_carrier,
+        expect=CLIENT_BODY,
         packages=("tornado",),
         upstream_packages=(upstream_requirement("opentelemetry-instrumentation-tornado"),),
         show_versions=("tornado",),
