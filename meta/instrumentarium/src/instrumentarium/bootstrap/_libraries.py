@@ -39,6 +39,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("requests",),
     ),
     (
+        "instrumentarium-tornado",
+        ("tornado >= 6.0",),
+        ("tornado",),
+    ),
+    (
         "instrumentarium-urllib3",
         ("urllib3 >= 1.26, < 3",),
         ("urllib3",),
