@@ -134,6 +134,20 @@ class TestProposals:
             f"instrumentarium-starlette=={__version__}",
         ]
 
+    def test_tornado_is_proposed_from_6_0(self, site: Site) -> None:
+        """Tornado 6.0 and newer get ``instrumentarium-tornado``."""
+        site.add("tornado", "6.4.2")
+        assert make_plan(site.environment()).requirements == [
+            f"instrumentarium-tornado=={__version__}"
+        ]
+
+    def test_tornado_5_is_out_of_range(self, site: Site) -> None:
+        """``tornado 5.1.1`` (upstream claims it, though its context handling fails there) is
+        below ``tornado >= 6.0``: skipped, with the range."""
+        site.add("tornado", "5.1.1")
+        (skip,) = make_plan(site.environment()).skipped
+        assert (skip.distribution, skip.code) == ("instrumentarium-tornado", "out-of-range")
+
 
 class TestSkips:
     def test_version_outside_the_range_is_skipped_with_the_range(self, site: Site) -> None:

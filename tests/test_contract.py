@@ -61,6 +61,7 @@ ENTRY_POINTS = {
     "requests": "instrumentarium.requests:RequestsInstrumentor",
     "starlette": "instrumentarium.starlette:StarletteInstrumentor",
     "urllib": "instrumentarium.urllib:URLLibInstrumentor",
+    "tornado": "instrumentarium.tornado:TornadoInstrumentor",
     "urllib3": "instrumentarium.urllib3:URLLib3Instrumentor",
 }
 
@@ -118,6 +119,9 @@ PACKAGES = {
         "instrumentarium-starlette", "StarletteInstrumentor __version__"
     ),
     "instrumentarium.urllib": Package("instrumentarium-urllib", "URLLibInstrumentor __version__"),
+    "instrumentarium.tornado": Package(
+        "instrumentarium-tornado", "TornadoInstrumentor __version__"
+    ),
     "instrumentarium.urllib3": Package(
         "instrumentarium-urllib3", "RequestInfo URLLib3Instrumentor __version__"
     ),

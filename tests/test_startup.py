@@ -31,6 +31,7 @@ LAZY_LIBRARIES = (
     "jinja2",
     "starlette",
     "fastapi",
+    "tornado",
 )
 
 

@@ -69,6 +69,11 @@ INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] =
         ("starlette",),
     ),
     (
+        "instrumentarium-tornado",
+        ("tornado >= 6.0",),
+        ("tornado",),
+    ),
+    (
         "instrumentarium-urllib",
         (),
         ("urllib",),
