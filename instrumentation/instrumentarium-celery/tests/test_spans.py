@@ -169,3 +169,35 @@ class TestEager:
         (send,) = spans_named(span_exporter, "apply_async/t.fail")
         assert run.status.status_code is StatusCode.ERROR
         assert send.status.status_code is StatusCode.UNSET
+
+
+@pytest.mark.usefixtures("worker")
+class TestCanvas:
+    """Chains, groups and chords sent under one span stay in its trace."""
+
+    def test_chain_group_chord_keep_one_trace(
+        self, instrument: Any, app: Any, span_exporter: InMemorySpanExporter, tracer_provider: Any
+    ) -> None:
+        """Every send and run of a chain, a group and a chord has the caller's trace id; each run
+        is the child of its own send."""
+        from celery import chain, chord, group
+
+        instrument()
+        tracer = tracer_provider.get_tracer("test")
+        with tracer.start_as_current_span("caller") as caller:
+            chained = chain(celery_app.add.s(1, 1), celery_app.add.s(2)).apply_async()
+            grouped = group(celery_app.add.s(i, i) for i in range(3)).apply_async()
+            chorded = chord([celery_app.add.s(1, 1), celery_app.add.s(2, 2)])(celery_app.total.s())
+        assert chained.get(timeout=TIMEOUT) == 4
+        assert grouped.get(timeout=TIMEOUT) == [0, 2, 4]
+        assert chorded.get(timeout=TIMEOUT) == 6
+        runs = wait_for_spans(span_exporter, 7, "run/t.add") + wait_for_spans(
+            span_exporter, 1, "run/t.sum"
+        )
+        sends = [s for s in span_exporter.get_finished_spans() if s.name.startswith("apply_async/")]
+        assert len(runs) == 8
+        assert len(sends) == 8
+        trace_id = caller.get_span_context().trace_id
+        assert {s.context.trace_id for s in runs + sends} == {trace_id}
+        send_ids = {s.context.span_id for s in sends}
+        assert all(run.parent.span_id in send_ids for run in runs)

@@ -1,5 +1,6 @@
-"""Real worker processes: a prefork pool set up per child and recycling its children, a solo
-pool, and the zero-code agent on both sides. Each worker is started once per module."""
+"""Real worker processes: a prefork pool set up per child and recycling its children, and a
+prefork pool under the zero-code agent, with the sender under the agent too. (The solo pool:
+``test_solo_pool.py``.)"""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.support.agent import BIN, clean_environ
 
 HERE = Path(__file__).resolve().parent
-TASKS = 8  # sent to the recycling prefork pool: one child per task
+TASKS = 6  # sent to the recycling prefork pool: one child per task
 
 
 class Worker:
@@ -109,15 +110,6 @@ def prefork(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[W
     worker.stop()
 
 
-@pytest.fixture(scope="module")
-def solo(tmp_path_factory: pytest.TempPathFactory, broker: str) -> Iterator[Worker]:
-    worker = Worker(
-        tmp_path_factory.mktemp("solo"), "solo", "-P", "solo", CELERY_TEST_TELEMETRY="main"
-    )
-    yield worker
-    worker.stop()
-
-
 def hex_id(value: int) -> str:
     return f"0x{value:016x}"
 
@@ -146,17 +138,6 @@ class TestPrefork:
         runs = prefork.wait_for_runs(TASKS)
         check_runs(spans_named(span_exporter, "apply_async/t.add"), runs)
         assert all(run["attributes"]["celery.state"] == "SUCCESS" for run in runs)
-
-
-class TestSolo:
-    def test_runs_are_children_of_sends(
-        self, solo: Worker, instrument: Any, app: Any, span_exporter: InMemorySpanExporter
-    ) -> None:
-        """The solo pool runs tasks in the worker's main process: same parentage."""
-        instrument()
-        results = [celery_app.add.apply_async((i, 1), queue=solo.queue) for i in range(3)]
-        assert [r.get(timeout=TIMEOUT) for r in results] == [i + 1 for i in range(3)]
-        check_runs(spans_named(span_exporter, "apply_async/t.add"), solo.wait_for_runs(3))
 
 
 def console_spans(text: str) -> list[dict[str, Any]]:
