@@ -116,13 +116,24 @@ def _attribute_value(value: Any) -> AttributeValue:
 class _Task:
     """What every send and run of one task name shares."""
 
-    __slots__ = ("publish", "publish_name", "run", "run_name")
+    __slots__ = ("name", "publish", "publish_name", "run", "run_name", "runtime")
 
     def __init__(self, name: str, publish: Attributes, run: Attributes) -> None:
+        self.name = name
         self.publish_name = f"apply_async/{name}"
         self.run_name = f"run/{name}"
         self.publish = publish
         self.run = run
+        self.runtime: dict[object, Attributes] = {}  # by worker hostname
+
+    def runtime_attributes(self, hostname: object) -> Attributes:
+        """upstream's ``flower.task.runtime.seconds`` attributes on ``hostname``."""
+        found = self.runtime.get(hostname)
+        if found is None:
+            found = {"task": self.name, "worker": str(hostname)}
+            if len(self.runtime) < _KEPT:
+                self.runtime[hostname] = found
+        return found
 
 
 class _Publish:
@@ -140,12 +151,13 @@ class _Publish:
 class _Run:
     """One task execution in flight (kept on its ``task.request``)."""
 
-    __slots__ = ("destination", "error_type", "span", "started", "token")
+    __slots__ = ("destination", "error_type", "span", "started", "task", "token")
 
-    def __init__(self, span: Span, token: object, destination: Optional[str]) -> None:
+    def __init__(self, span: Span, token: object, destination: Optional[str], task: _Task) -> None:
         self.span = span
         self.token = token
         self.destination = destination
+        self.task = task
         self.error_type: Optional[str] = None
         self.started = perf_counter_ns()
 
@@ -394,7 +406,7 @@ class CeleryTelemetry:
             task_info.run_name, context=parent, kind=_CONSUMER, attributes=attributes, links=links
         )
         token = attach(_set_span_in_context(span, carried))
-        request.__dict__[RUN_STATE] = _Run(span, token, destination)
+        request.__dict__[RUN_STATE] = _Run(span, token, destination, task_info)
 
     def _run_attributes(self, task: _Task, request: Any) -> tuple[Attributes, Optional[str]]:
         """The run span's attributes, from the request (upstream's set, read at the start so
@@ -468,7 +480,8 @@ class CeleryTelemetry:
 
     def postrun(self, task: Any, state: Any) -> None:
         """``task_postrun``: the state, the span ended and detached, the metrics."""
-        run: Optional[_Run] = task.request.__dict__.pop(RUN_STATE, None)
+        fields = task.request.__dict__
+        run: Optional[_Run] = fields.pop(RUN_STATE, None)
         if run is None:
             return
         span = run.span
@@ -484,8 +497,8 @@ class CeleryTelemetry:
                 self.process_duration.record(elapsed, metric)
                 self.consumed.add(1, metric)
                 if self.runtime is not None:
-                    hostname = getattr(task.request, "hostname", None)
-                    self.runtime.record(elapsed, {"task": str(task.name), "worker": str(hostname)})
+                    attributes = run.task.runtime_attributes(fields.get("hostname"))
+                    self.runtime.record(elapsed, attributes)
             finally:
                 span.end()
                 detach(run.token)  # type: ignore[arg-type]
