@@ -20,7 +20,7 @@ from typing import Any
 from . import Call, Providers, Workload, upstream_requirement
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-PURGE_EVERY = 1000
+PURGE_EVERY = 100
 TASK = "bench.add"
 
 

@@ -46,6 +46,10 @@ class SignalReceiver(Patch):
     def remove(self) -> None:
         self._signal().disconnect(self.wrapper, dispatch_uid=self._uid())
 
+    def connections(self) -> int:
+        """How many times the receiver is connected now (for the contract test)."""
+        return sum(1 for _, receiver in self._signal().receivers if receiver is self.wrapper)
+
 
 def _handing_to(run: _Run) -> Callable[..., Any]:
     """The class-level wrapper that hands a call to ``run(telemetry, ...)``."""
