@@ -201,3 +201,22 @@ class TestCanvas:
         assert {s.context.trace_id for s in runs + sends} == {trace_id}
         send_ids = {s.context.span_id for s in sends}
         assert all(run.parent.span_id in send_ids for run in runs)
+
+
+@pytest.mark.usefixtures("worker")
+class TestRevoked:
+    def test_expired_message_ends_in_a_revoked_span(
+        self, instrument: Any, app: Any, span_exporter: InMemorySpanExporter
+    ) -> None:
+        """A message that expired before it ran: a ``run/{task}`` span with the REVOKED state,
+        the child of the send, instead of a trace that ends at the send."""
+        from datetime import datetime, timedelta, timezone
+
+        instrument()
+        expired = datetime.now(timezone.utc) - timedelta(seconds=5)
+        celery_app.add.apply_async((1, 1), expires=expired)
+        (run,) = wait_for_spans(span_exporter, 1, "run/t.add")
+        (send,) = spans_named(span_exporter, "apply_async/t.add")
+        assert run.attributes["celery.state"] == "REVOKED"
+        assert run.attributes["celery.expired"] is True
+        assert run.parent.span_id == send.context.span_id

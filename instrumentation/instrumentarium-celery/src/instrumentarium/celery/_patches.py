@@ -108,7 +108,7 @@ def _task_postrun(sender: Any = None, task: Any = None, state: Any = None, **_: 
 def _task_revoked(sender: Any = None, request: Any = None, expired: Any = None, **_: Any) -> None:
     telemetry = ACTIVE.global_
     if telemetry is not None and request is not None:
-        telemetry.revoked(request, expired)
+        telemetry.revoked(sender, request, expired)
 
 
 def _worker_process_shutdown(**_: Any) -> None:

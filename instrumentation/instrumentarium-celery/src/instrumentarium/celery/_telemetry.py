@@ -504,28 +504,26 @@ class CeleryTelemetry:
                 detach(run.token)  # type: ignore[arg-type]
 
     @_REVOKED
-    def revoked(self, request: Any, expired: Any) -> None:
+    def revoked(self, task: Any, request: Any, expired: Any) -> None:
         """``task_revoked``: a message the worker received and will not run (revoked, expired):
-        a CONSUMER span ended at once, so the sent task does not end its trace in silence. A
-        task revoked while it runs here ends its own span at postrun."""
-        name = getattr(request, "task_name", None) or getattr(request, "name", None)
+        a CONSUMER span ended at once, the child of its send, so the trace does not end at the
+        send in silence. ``request`` is the message's request (``Context``): headers included."""
+        name = getattr(task, "name", None) or getattr(request, "task", None)
         if not isinstance(name, str):
             return
-        fields = getattr(request, "request_dict", None)
-        if not isinstance(fields, dict):
-            fields = {}
-        carried = extract(fields, context=get_current(), getter=REQUEST_GETTER)
-        task = self._task(name)
-        attributes = dict(task.run)
+        carried = extract(request, context=get_current(), getter=REQUEST_GETTER)
+        task_info = self._task(name)
+        attributes = dict(task_info.run)
         attributes[a.CELERY_STATE] = a.REVOKED
-        task_id = getattr(request, "id", None) or fields.get("id")
+        task_id = getattr(request, "id", None)
         if task_id is not None:
             attributes[a.MESSAGING_MESSAGE_ID] = str(task_id)
         if expired:
             attributes["celery.expired"] = True
-        self.tracer.start_span(
-            task.run_name, context=carried, kind=_CONSUMER, attributes=attributes
-        ).end()
+        span = self.tracer.start_span(
+            task_info.run_name, context=carried, kind=_CONSUMER, attributes=attributes
+        )
+        span.end()
 
     @_FLUSH
     def flush(self) -> None:
