@@ -45,6 +45,7 @@ GROUP = "opentelemetry_instrumentor"
 
 # Entry point name (upstream's) -> the object it loads. Exactly these are installed.
 ENTRY_POINTS = {
+    "celery": "instrumentarium.celery:CeleryInstrumentor",
     "django": "instrumentarium.django:DjangoInstrumentor",
     "flask": "instrumentarium.flask:FlaskInstrumentor",
     "grpc_aio_client": "instrumentarium.grpc:GrpcAioInstrumentorClient",
@@ -69,6 +70,7 @@ class Package:
 
 
 PACKAGES = {
+    "instrumentarium.celery": Package("instrumentarium-celery", "CeleryInstrumentor __version__"),
     "instrumentarium.django": Package(
         "instrumentarium-django",
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"

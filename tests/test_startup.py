@@ -15,7 +15,17 @@ from tests.support.agent import run_under_agent
 
 pytestmark = pytest.mark.subprocess
 
-LAZY_LIBRARIES = ("flask", "werkzeug", "django", "redis", "requests", "urllib3", "grpc", "kafka")
+LAZY_LIBRARIES = (
+    "flask",
+    "werkzeug",
+    "django",
+    "redis",
+    "requests",
+    "urllib3",
+    "grpc",
+    "kafka",
+    "celery",
+)
 
 
 _REPORT = f"""\
