@@ -45,6 +45,7 @@ GROUP = "opentelemetry_instrumentor"
 
 # Entry point name (upstream's) -> the object it loads. Exactly these are installed.
 ENTRY_POINTS = {
+    "celery": "instrumentarium.celery:CeleryInstrumentor",
     "django": "instrumentarium.django:DjangoInstrumentor",
     "falcon": "instrumentarium.falcon:FalconInstrumentor",
     "fastapi": "instrumentarium.fastapi:FastAPIInstrumentor",
@@ -82,6 +83,7 @@ PACKAGES = {
         "OpenTelemetryMiddleware ServerRequestHook ClientRequestHook ClientResponseHook"
         " ASGIGetter ASGISetter asgi_getter asgi_setter get_default_span_details __version__",
     ),
+    "instrumentarium.celery": Package("instrumentarium-celery", "CeleryInstrumentor __version__"),
     "instrumentarium.django": Package(
         "instrumentarium-django",
         "DjangoInstrumentor OpenTelemetryMiddleware MIDDLEWARE_PATH INSTRUMENT_ENV"

@@ -32,6 +32,7 @@ LAZY_LIBRARIES = (
     "starlette",
     "fastapi",
     "tornado",
+    "celery",
 )
 
 

@@ -12,6 +12,10 @@
 Prints one JSON object: ``imported`` (the library modules in ``sys.modules`` after step 1) and
 ``targets``: for each ``module:attribute``, what it was after each step, in words (``wrapped
 once``, ``the original``, ``unchanged``, ...). The original is what the first wrapper wraps.
+
+A patch that connects a receiver instead of wrapping an attribute (Celery's signals) says how
+many times it is connected (``connections()``): once reads ``wrapped once``, never ``the
+original``.
 """
 
 from __future__ import annotations
@@ -43,7 +47,22 @@ def current(module: str, attribute: str) -> Any:
     return inspect_attr(owner, name)
 
 
+class _Connections:
+    """A receiver's state, described like a wrapper's: connected once is "wrapped once"."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.__wrapped__ = self  # the "original" of a receiver: the ORIGINAL marker below
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Connections) and other.count == self.count
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def describe(value: object, original: object) -> str:
+    if isinstance(value, _Connections):
+        return {0: "the original", 1: "wrapped once"}.get(value.count, f"{value.count} times")
     if value is original:
         return "the original"
     if isinstance(value, wrapt.FunctionWrapper):
@@ -60,13 +79,24 @@ def main(target: str, libraries: list[str]) -> dict[str, Any]:
     instrumentor.instrument()
     imported = sorted(m for m in sys.modules if m.split(".")[0] in libraries)
 
-    declared = dict.fromkeys(
-        (patch.module, patch.attribute)
+    declared = {
+        (patch.module, patch.attribute): patch
         for patch_set in active_patch_sets()
         for patch in patch_set.patches
-    )
+    }
+    for (module, _), patch in declared.items():
+        if hasattr(patch, "connections"):
+            importlib.import_module(module)  # the application imports the library
+    receivers = {key: patch for key, patch in declared.items() if hasattr(patch, "connections")}
+
+    def current_or_connections(module: str, attribute: str) -> Any:
+        patch = receivers.get((module, attribute))
+        if patch is not None:
+            return _Connections(patch.connections())
+        return current(module, attribute)
+
     first = {
-        (module, attribute): current(module, attribute)
+        (module, attribute): current_or_connections(module, attribute)
         for module, attribute in declared
         if present(module, attribute)
     }
@@ -75,13 +105,13 @@ def main(target: str, libraries: list[str]) -> dict[str, Any]:
 
     def look(step: str) -> None:
         for (module, attribute), original in originals.items():
-            value = current(module, attribute)
+            value = current_or_connections(module, attribute)
             seen[f"{module}:{attribute}"][step] = describe(value, original)
 
     look("instrument, then the library's import")
     instrumentor.instrument()
     for (module, attribute), value in first.items():
-        same = current(module, attribute) is value
+        same = current_or_connections(module, attribute) == value
         seen[f"{module}:{attribute}"]["instrument again"] = "unchanged" if same else "changed"
     instrumentor.uninstrument()
     look("uninstrument")

@@ -9,6 +9,11 @@ from typing import Final
 # (distribution, requirements on the instrumented library, entry-point names)
 INSTRUMENTORS: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
     (
+        "instrumentarium-celery",
+        ("celery >= 5.2, < 6.0",),
+        ("celery",),
+    ),
+    (
         "instrumentarium-django",
         ("django >= 4.2",),
         ("django",),
