@@ -63,12 +63,12 @@ def _handing_to(run: _Run) -> Callable[..., Any]:
     return wrapper
 
 
-# Receivers: Celery calls them with keyword arguments; a receiver's exception would be logged by
-# Celery and ignored, yet each telemetry step is guarded anyway.
+# Receivers: Celery calls them with keyword arguments only (``sender`` among them, taken where it
+# is used); a receiver's exception would be logged by Celery and ignored, yet each telemetry step
+# is guarded anyway.
 
 
 def _before_task_publish(
-    sender: Any = None,
     headers: Any = None,
     body: Any = None,
     exchange: Any = None,
@@ -81,7 +81,7 @@ def _before_task_publish(
         telemetry.before_publish(headers, body, exchange, routing_key, declare)
 
 
-def _task_prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
+def _task_prerun(task: Any = None, **_: Any) -> None:
     telemetry = ACTIVE.global_
     if telemetry is not None and task is not None and not is_suppressed():
         telemetry.prerun(task)
@@ -93,13 +93,13 @@ def _task_failure(sender: Any = None, exception: Any = None, **_: Any) -> None:
         telemetry.failure(sender, exception)
 
 
-def _task_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+def _task_retry(request: Any = None, reason: Any = None, **_: Any) -> None:
     telemetry = ACTIVE.global_
     if telemetry is not None and request is not None:
         telemetry.retry(request, reason)
 
 
-def _task_postrun(sender: Any = None, task: Any = None, state: Any = None, **_: Any) -> None:
+def _task_postrun(task: Any = None, state: Any = None, **_: Any) -> None:
     telemetry = ACTIVE.global_
     if telemetry is not None and task is not None:
         telemetry.postrun(task, state)

@@ -275,7 +275,7 @@ class CeleryTelemetry:
 
     # --- sending: Celery.send_task, and Task.apply_async in eager mode --------------------------
 
-    def send_task(self, wrapped: Wrapped, instance: Any, args: Any, kwargs: Any) -> Any:
+    def send_task(self, wrapped: Wrapped, _instance: Any, args: Any, kwargs: Any) -> Any:
         """``Celery.send_task(name, ...)`` in a PRODUCER span."""
         name = args[0] if args else kwargs.get("name")
         begun = self._begin_publish(name, eager=False)
