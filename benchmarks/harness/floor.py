@@ -726,11 +726,18 @@ def _extract_default(carrier: Any, getter: Any = None) -> Context:
 
 def _create(meter: Any, instrument: Instrument, recipe: Recipe, index: int) -> Any:
     if instrument.kind == "histogram":
-        kwargs: dict[str, Any] = {}
         if instrument.boundaries is not None:
-            kwargs["explicit_bucket_boundaries_advisory"] = list(instrument.boundaries)
+            try:
+                return meter.create_histogram(
+                    instrument.name,
+                    unit=instrument.unit,
+                    description=instrument.description,
+                    explicit_bucket_boundaries_advisory=list(instrument.boundaries),
+                )
+            except TypeError:  # an SDK older than 1.29 takes no advisory (nor did we pass one)
+                pass
         return meter.create_histogram(
-            instrument.name, unit=instrument.unit, description=instrument.description, **kwargs
+            instrument.name, unit=instrument.unit, description=instrument.description
         )
     if instrument.kind in _SYNC:
         create = getattr(meter, f"create_{instrument.kind}")
