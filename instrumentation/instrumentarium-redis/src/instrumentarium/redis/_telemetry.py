@@ -46,6 +46,7 @@ from ._statement import (
     command_args,
     command_name,
     pipeline_commands,
+    pipeline_shape,
     pipeline_statement,
     span_name,
     statement,
@@ -89,9 +90,10 @@ class _Command:
 
 class _Connection:
     """What every call on one connection pool (or on a cluster, or without a pool) shares: its
-    span and metric attributes, and the ``_Command`` of each command shape seen on it."""
+    span and metric attributes, and the ``_Command`` of each command and pipeline shape seen on
+    it."""
 
-    __slots__ = ("commands", "kwargs", "metric", "span", "telemetry")
+    __slots__ = ("commands", "kwargs", "metric", "pipelines", "span", "telemetry")
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class _Connection:
         self.kwargs = kwargs
         self.span, self.metric = attributes
         self.commands: dict[tuple[Optional[str], int], _Command] = {}
+        self.pipelines: dict[tuple[tuple[Optional[str], int], ...], _Command] = {}
 
 
 class _ClusterCall:
@@ -335,7 +338,12 @@ class RedisTelemetry:
         with _BEGIN:
             connection = self._cluster if cluster else self.connection(instance)
             if pipeline:
-                return self._begin_pipeline(connection, cluster, *_pipeline_facts(instance))
+                entries: Sequence[Any] = pipeline_commands(instance) or ()
+                command = self._pipeline(connection, entries)
+                span = self.tracer.start_span(
+                    command.name, kind=_CLIENT, attributes=command.attributes
+                )
+                return self._enter(span, command.metric, cluster, True, entries)
             name = command_name(args)
             command = self._command(connection, name, args)
             span = self.tracer.start_span(command.name, kind=_CLIENT, attributes=command.attributes)
@@ -345,18 +353,15 @@ class RedisTelemetry:
             return begun
         return None
 
-    def _begin_pipeline(
-        self,
-        connection: _Connection,
-        cluster: bool,
-        name: str,
-        length: int,
-        operation: str,
-        names: list[Optional[str]],
-        arg_lists: list[Sequence[Any]],
-    ) -> Begun:
-        """Start the span of a pipeline of ``length`` commands with the attributes samplers
-        see, then ``_enter`` it."""
+    def _pipeline(self, connection: _Connection, entries: Sequence[Any]) -> _Command:
+        """The ``_Command`` of a pipeline of ``entries``, built once per shape (each command's
+        name and argument count: what the span name, the operation and the sanitized statement
+        depend on) on ``connection``."""
+        shape = pipeline_shape(entries)
+        found = connection.pipelines.get(shape)
+        if found is not None:
+            return found
+        name, length, operation, names, arg_lists = _pipeline_facts(entries)
         attributes = connection.span.copy()
         attributes[a.DB_REDIS_PIPELINE_LENGTH] = length
         if self.sanitize:
@@ -369,8 +374,10 @@ class RedisTelemetry:
                 attributes[a.DB_OPERATION_BATCH_SIZE] = length
         metric = connection.metric.copy()
         metric[a.DB_OPERATION_NAME] = operation
-        span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
-        return self._enter(span, metric, cluster, True, names, arg_lists)
+        found = _Command(name, attributes, metric)
+        if len(connection.pipelines) < _COMMANDS_KEPT:
+            connection.pipelines[shape] = found
+        return found
 
     def _enter(
         self,
@@ -380,13 +387,15 @@ class RedisTelemetry:
         pipeline: bool,
         *statement_args: Any,
     ) -> Begun:
-        """After ``start_span``: a raw statement (``statement`` or ``pipeline_statement`` of
-        ``statement_args``), built only for a recording span, then start noting cluster nodes
+        """After ``start_span``: a raw statement (of a command's ``name, args`` or a pipeline's
+        ``entries``), built only for a recording span, then start noting cluster nodes
         and make the span current: the last step, so a failure before it leaves nothing behind
         (the span is ended)."""
         try:
             if not self.sanitize and span.is_recording():
-                statement_of: Callable[..., str] = pipeline_statement if pipeline else statement
+                statement_of: Callable[..., str] = (
+                    _raw_pipeline_statement if pipeline else statement
+                )
                 text = statement_of(*statement_args, False)
                 for key in self.statement_keys:
                     span.set_attribute(key, text)
@@ -454,11 +463,15 @@ _FINISH: Final = guard("ending the redis span")
 _NO_RESPONSE: Final = object()  # a call that raised: no response hook (but a WatchError's)
 
 
+def _raw_pipeline_statement(entries: Sequence[Any], sanitize: bool) -> str:
+    _, _, _, names, arg_lists = _pipeline_facts(entries)
+    return pipeline_statement(names, arg_lists, sanitize)
+
+
 def _pipeline_facts(
-    instance: object,
+    entries: Sequence[Any],
 ) -> tuple[str, int, str, list[Optional[str]], list[Sequence[Any]]]:
     """A pipeline's span name, length, ``db.operation.name`` and statement arguments."""
-    entries: Sequence[Any] = pipeline_commands(instance) or ()
     arg_lists = [command_args(entry) for entry in entries]
     names = [command_name(args) for args in arg_lists]
     name = " ".join(n for n in names if n) or "redis"
