@@ -6,11 +6,12 @@ Per call it:
 
 1. returns to the plain call when instrumentation is suppressed;
 2. takes the connection's attributes from a cache kept on the connection pool (built once per
-   pool) and, for a command, the attributes of its name and argument count from the same cache
-   (built once per shape: the connection's, the sanitized statement, the argument count and the
-   operation, in the one dict passed to ``start_span``, so samplers see them, and the duration's
-   attributes beside it); a pipeline builds its dict per call. A raw statement
-   (``sanitize=False``) is built after the sampling decision and only for recording spans;
+   pool) and, from the same cache, those of the call's *shape*: a command's name and argument
+   count, or each queued command's for a pipeline. They are built once per shape (the
+   connection's, the sanitized statement, the length and the operation in the one dict passed
+   to ``start_span``, so samplers see them, and the duration's attributes beside it). A raw
+   statement (``sanitize=False``) is built per call, after the sampling decision and only for
+   recording spans;
 3. runs the command with the span current, calling the hooks around it;
 4. ends the span (ERROR with the exception recorded; a pipeline's ``WatchError`` leaves it
    UNSET, as upstream) and records the duration with a small, bounded attribute set.
