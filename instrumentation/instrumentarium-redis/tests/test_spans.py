@@ -335,3 +335,70 @@ class TestAsyncio:
         span = span_exporter.get_finished_spans()[-1]
         assert span.name == "SET"
         assert span.status.status_code is StatusCode.UNSET
+
+
+class TestShapesKeptPerConnection:
+    """Attributes are built once per command or pipeline shape on a connection: each shape keeps
+    its own, whatever came before, and past the kept number they are built per call."""
+
+    def test_commands_of_different_shapes(self, instrument, client, span_exporter, key):
+        instrument()
+        client.get(key)
+        client.set(key, "v")
+        client.set(key, "v", ex=10)
+        client.get(key)
+
+        spans = span_exporter.get_finished_spans()
+        assert [(s.name, s.attributes["db.statement"]) for s in spans] == [
+            ("GET", "GET ?"),
+            ("SET", "SET ? ?"),
+            ("SET", "SET ? ? ? ?"),
+            ("GET", "GET ?"),
+        ]
+        assert [s.attributes["db.redis.args_length"] for s in spans] == [2, 3, 5, 2]
+
+    def test_pipelines_of_different_shapes(self, instrument, client, span_exporter, key):
+        instrument()
+        for build in (
+            lambda p: p.get(key),
+            lambda p: p.get(key).set(key, "v"),
+            lambda p: p.get(key).set(key, "v", ex=10),
+            lambda p: p.get(key),
+        ):
+            pipe = client.pipeline(transaction=False)
+            build(pipe)
+            pipe.execute()
+
+        spans = span_exporter.get_finished_spans()
+        assert [(s.name, s.attributes["db.statement"]) for s in spans] == [
+            ("GET", "GET ?"),
+            ("GET SET", "GET ?\nSET ? ?"),
+            ("GET SET", "GET ?\nSET ? ? ? ?"),
+            ("GET", "GET ?"),
+        ]
+
+    def test_an_error_does_not_stay_in_the_shape(
+        self, instrument, client, span_exporter, metric_points, key
+    ):
+        """A failed command's ``error.type`` is on its own record, not on the next call's."""
+        instrument()
+        client.set(key, "v")
+        with pytest.raises(redis.ResponseError):
+            client.lpush(key, "x")
+        client.lpush(key + "l", "x")
+
+        points = metric_points()["db.client.operation.duration"]
+        lpush = [dict(p.attributes) for p in points if p.attributes["db.operation.name"] == "LPUSH"]
+        assert sorted("error.type" in attributes for attributes in lpush) == [False, True]
+        assert span_exporter.get_finished_spans()[-1].status.status_code is StatusCode.UNSET
+
+    def test_past_the_kept_shapes(self, instrument, client, span_exporter, key):
+        """More shapes than are kept: the later ones are still right."""
+        instrument()
+        for count in range(1, 300):
+            client.execute_command("EXISTS", *([key] * count))
+
+        spans = span_exporter.get_finished_spans()
+        assert len(spans) == 299
+        assert spans[-1].attributes["db.statement"] == "EXISTS" + " ?" * 299
+        assert spans[-1].attributes["db.redis.args_length"] == 300

@@ -111,14 +111,16 @@ def _partition(future: object) -> Optional[int]:
 
 
 class _Destination:
-    """What a topic (producer) or a topic and partition (consumer) gives every call."""
+    """What a topic (producer) or a topic and partition (consumer) gives every call; ``key`` is
+    the metric attributes' key in the message counts, made once (``ObservedCounts.add``)."""
 
-    __slots__ = ("metric", "name", "span")
+    __slots__ = ("key", "metric", "name", "span")
 
     def __init__(self, name: str, span: Attributes, metric: Attributes) -> None:
         self.name = name
         self.span = span
         self.metric = metric
+        self.key = frozenset(metric.items())
 
 
 class _Client:
@@ -336,7 +338,7 @@ class KafkaTelemetry:
                         if self.new:
                             span.set_attribute(a.MESSAGING_DESTINATION_PARTITION_ID, str(partition))
                 self.duration.record((perf_counter_ns() - started) / 1e9, metric)
-                self.sent.add(1, metric)
+                self.sent.add(1, metric, destination.key if failure is None else None)
             finally:
                 span.end()
                 detach(token)  # type: ignore[arg-type]
@@ -383,7 +385,7 @@ class KafkaTelemetry:
                     client, record.topic, record.partition, receive=True
                 )
                 self._record_span(destination, record, args, kwargs)
-                self.consumed.add(1, destination.metric)
+                self.consumed.add(1, destination.metric, destination.key)
         return record
 
     def poll(self, wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -425,7 +427,7 @@ class KafkaTelemetry:
                 for record in records:
                     self._record_span(destination, record, args, kwargs)
                 if records:
-                    self.consumed.add(len(records), destination.metric)
+                    self.consumed.add(len(records), destination.metric, destination.key)
         except AttributeError:
             pass  # not the {TopicPartition: [records]} mapping kafka-python returns
 

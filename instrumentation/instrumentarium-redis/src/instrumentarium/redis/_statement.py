@@ -20,6 +20,7 @@ __all__ = [
     "span_name",
     "statement",
     "pipeline_commands",
+    "pipeline_shape",
     "batch_operation_name",
 ]
 
@@ -124,6 +125,22 @@ def command_args(entry: Any) -> Sequence[Any]:
     if type(entry) is tuple:  # Pipeline: (args, options), the common case first
         return _args_of(entry[0] if entry else None)
     return _args_of(getattr(entry, "args", None))
+
+
+def pipeline_shape(entries: Sequence[Any]) -> tuple[tuple[Optional[str], int], ...]:
+    """``(command_name, argument count)`` of each queued command (see ``pipeline_commands``):
+    what a pipeline's span name, operation and sanitized statement depend on."""
+    shape: list[tuple[Optional[str], int]] = []
+    append = shape.append
+    for entry in entries:
+        if type(entry) is tuple and entry:  # Pipeline: (args, options), the common case inline
+            args = entry[0]
+            if type(args) is tuple and args and type(args[0]) is str:
+                append((args[0], len(args)))
+                continue
+        args = command_args(entry)
+        append((command_name(args), len(args)))
+    return tuple(shape)
 
 
 def _args_of(args: object) -> Sequence[Any]:

@@ -6,9 +6,12 @@ Per call it:
 
 1. returns to the plain call when instrumentation is suppressed;
 2. takes the connection's attributes from a cache kept on the connection pool (built once per
-   pool), copies them into the one dict passed to ``start_span`` with the statement and the
-   argument count, so samplers see them (a raw statement, ``sanitize=False``, is built after the
-   sampling decision and only for recording spans);
+   pool) and, from the same cache, those of the call's *shape*: a command's name and argument
+   count, or each queued command's for a pipeline. They are built once per shape (the
+   connection's, the sanitized statement, the length and the operation in the one dict passed
+   to ``start_span``, so samplers see them, and the duration's attributes beside it). A raw
+   statement (``sanitize=False``) is built per call, after the sampling decision and only for
+   recording spans;
 3. runs the command with the span current, calling the hooks around it;
 4. ends the span (ERROR with the exception recorded; a pipeline's ``WatchError`` leaves it
    UNSET, as upstream) and records the duration with a small, bounded attribute set.
@@ -44,6 +47,7 @@ from ._statement import (
     command_args,
     command_name,
     pipeline_commands,
+    pipeline_shape,
     pipeline_statement,
     span_name,
     statement,
@@ -54,6 +58,7 @@ __all__ = ["SCOPE", "Begun", "RedisTelemetry", "note_cluster_node", "run", "run_
 
 SCOPE: Final = "instrumentarium.redis"
 _POOL_CACHE: Final = "_instrumentarium_redis_attributes"
+_COMMANDS_KEPT: Final = 256  # command shapes kept per connection; past that, built per call
 _CLIENT: Final = SpanKind.CLIENT
 _DURATION_DOC: Final = "Duration of database client operations."
 _set_span_in_context = trace.set_span_in_context
@@ -69,6 +74,39 @@ Begun = tuple[
     Optional["contextvars.Token[Optional[_ClusterCall]]"],
     bool,
 ]
+
+
+class _Command:
+    """One command name and argument count on one connection: its span name, the attributes
+    ``start_span`` gets (with the sanitized statement) and those of its duration. Both dicts are
+    handed to the SDK as they are, on every call: the SDK copies them and never changes them."""
+
+    __slots__ = ("attributes", "metric", "name")
+
+    def __init__(self, name: str, attributes: Attributes, metric: Attributes) -> None:
+        self.name = name
+        self.attributes = attributes
+        self.metric = metric
+
+
+class _Connection:
+    """What every call on one connection pool (or on a cluster, or without a pool) shares: its
+    span and metric attributes, and the ``_Command`` of each command and pipeline shape seen on
+    it."""
+
+    __slots__ = ("commands", "kwargs", "metric", "pipelines", "span", "telemetry")
+
+    def __init__(
+        self,
+        telemetry: RedisTelemetry,
+        kwargs: object,
+        attributes: tuple[Attributes, Attributes],
+    ) -> None:
+        self.telemetry = telemetry
+        self.kwargs = kwargs
+        self.span, self.metric = attributes
+        self.commands: dict[tuple[Optional[str], int], _Command] = {}
+        self.pipelines: dict[tuple[tuple[Optional[str], int], ...], _Command] = {}
 
 
 class _ClusterCall:
@@ -121,7 +159,7 @@ class RedisTelemetry:
     """Spans and metrics for Redis calls, configured once (see the module docstring)."""
 
     __slots__ = (
-        "_cluster_attributes",
+        "_cluster",
         "_no_connection",
         "duration",
         "new",
@@ -164,8 +202,8 @@ class RedisTelemetry:
         if self.new:
             keys.append(a.DB_QUERY_TEXT)
         self.statement_keys = tuple(keys)
-        self._no_connection = self._base(None)
-        self._cluster_attributes = self._base({"db": 0}, peer=False)
+        self._no_connection = _Connection(self, None, self._base(None))
+        self._cluster = _Connection(self, None, self._base({"db": 0}, peer=False))
 
     # --- attributes -------------------------------------------------------------------------
 
@@ -221,21 +259,46 @@ class RedisTelemetry:
             self._peer(span, metric, str(kwargs.get("host") or "localhost"), port, unix=False)
         return span, metric
 
-    def connection_attributes(self, instance: object) -> tuple[Attributes, Attributes]:
-        """(span, metric) attributes of ``instance``'s connection, cached on its pool."""
+    def connection(self, instance: object) -> _Connection:
+        """What calls on ``instance``'s connection share, cached on its pool."""
         try:
             pool = instance.connection_pool  # type: ignore[attr-defined]
             kwargs = pool.connection_kwargs
-            cached = pool.__dict__.get(_POOL_CACHE)
+            cached: Optional[_Connection] = pool.__dict__.get(_POOL_CACHE)
         except AttributeError:
             return self._no_connection
-        if cached is not None and cached[0] is self and cached[1] is kwargs:
-            return cached[2], cached[3]
+        if cached is not None and cached.telemetry is self and cached.kwargs is kwargs:
+            return cached
         if not isinstance(kwargs, dict):
             return self._no_connection
-        span, metric = self._base(kwargs)
-        pool.__dict__[_POOL_CACHE] = (self, kwargs, span, metric)
-        return span, metric
+        found = _Connection(self, kwargs, self._base(kwargs))
+        pool.__dict__[_POOL_CACHE] = found
+        return found
+
+    def _command(
+        self, connection: _Connection, name: Optional[str], args: tuple[Any, ...]
+    ) -> _Command:
+        """The ``_Command`` of ``name`` with ``args`` on ``connection``, built once per name and
+        argument count (what the sanitized statement depends on)."""
+        key = (name, len(args))
+        found = connection.commands.get(key)
+        if found is not None:
+            return found
+        attributes = connection.span.copy()
+        attributes[a.DB_REDIS_ARGS_LENGTH] = len(args)
+        if self.sanitize:
+            text = statement(name, args, True)
+            for statement_key in self.statement_keys:
+                attributes[statement_key] = text
+        operation = name or ""
+        if self.new and operation:
+            attributes[a.DB_OPERATION_NAME] = operation
+        metric = connection.metric.copy()
+        metric[a.DB_OPERATION_NAME] = operation
+        found = _Command(span_name(name), attributes, metric)
+        if len(connection.commands) < _COMMANDS_KEPT:
+            connection.commands[key] = found
+        return found
 
     def _left_cluster(
         self,
@@ -274,58 +337,66 @@ class RedisTelemetry:
         if is_suppressed():
             return None
         with _BEGIN:
+            connection = self._cluster if cluster else self.connection(instance)
             if pipeline:
-                return self._begin(instance, cluster, True, *_pipeline_facts(instance))
+                entries: Sequence[Any] = pipeline_commands(instance) or ()
+                command = self._pipeline(connection, entries)
+                span = self.tracer.start_span(
+                    command.name, kind=_CLIENT, attributes=command.attributes
+                )
+                return self._enter(span, command.metric, cluster, True, entries)
             name = command_name(args)
-            begun = self._begin(
-                instance,
-                cluster,
-                False,
-                span_name(name),
-                len(args),
-                name or "",
-                statement,
-                name,
-                args,
-            )
+            command = self._command(connection, name, args)
+            span = self.tracer.start_span(command.name, kind=_CLIENT, attributes=command.attributes)
+            begun = self._enter(span, command.metric, cluster, False, name, args)
             if self.request_hook is not None:
-                self.request_hook(begun[0], instance, args, kwargs)
+                self.request_hook(span, instance, args, kwargs)
             return begun
         return None
 
-    def _begin(
-        self,
-        instance: object,
-        cluster: bool,
-        pipeline: bool,
-        name: str,
-        length: int,
-        operation: str,
-        statement_of: Callable[..., str],
-        *statement_args: Any,
-    ) -> Begun:
-        """Start the span of ``length`` arguments (a command) or commands (a pipeline) with the
-        attributes samplers see (a raw statement, ``statement_of(*statement_args, False)``, is
-        built only for a recording span), start noting cluster nodes, and make the span current:
-        the last step, so a failure before it leaves nothing behind (the span is ended)."""
-        span_base, metric_base = (
-            self._cluster_attributes if cluster else self.connection_attributes(instance)
-        )
-        attributes = span_base.copy()
-        attributes[a.DB_REDIS_PIPELINE_LENGTH if pipeline else a.DB_REDIS_ARGS_LENGTH] = length
+    def _pipeline(self, connection: _Connection, entries: Sequence[Any]) -> _Command:
+        """The ``_Command`` of a pipeline of ``entries``, built once per shape (each command's
+        name and argument count: what the span name, the operation and the sanitized statement
+        depend on) on ``connection``."""
+        shape = pipeline_shape(entries)
+        found = connection.pipelines.get(shape)
+        if found is not None:
+            return found
+        name, length, operation, names, arg_lists = _pipeline_facts(entries)
+        attributes = connection.span.copy()
+        attributes[a.DB_REDIS_PIPELINE_LENGTH] = length
         if self.sanitize:
-            text = statement_of(*statement_args, True)
+            text = pipeline_statement(names, arg_lists, True)
             for key in self.statement_keys:
                 attributes[key] = text
         if self.new and operation:
             attributes[a.DB_OPERATION_NAME] = operation
-            if pipeline and length != 1:
+            if length != 1:
                 attributes[a.DB_OPERATION_BATCH_SIZE] = length
-        metric = metric_base.copy()
+        metric = connection.metric.copy()
         metric[a.DB_OPERATION_NAME] = operation
-        span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
+        found = _Command(name, attributes, metric)
+        if len(connection.pipelines) < _COMMANDS_KEPT:
+            connection.pipelines[shape] = found
+        return found
+
+    def _enter(
+        self,
+        span: Span,
+        metric: Attributes,
+        cluster: bool,
+        pipeline: bool,
+        *statement_args: Any,
+    ) -> Begun:
+        """After ``start_span``: a raw statement (of a command's ``name, args`` or a pipeline's
+        ``entries``), built only for a recording span, then start noting cluster nodes
+        and make the span current: the last step, so a failure before it leaves nothing behind
+        (the span is ended)."""
         try:
             if not self.sanitize and span.is_recording():
+                statement_of: Callable[..., str] = (
+                    _raw_pipeline_statement if pipeline else statement
+                )
                 text = statement_of(*statement_args, False)
                 for key in self.statement_keys:
                     span.set_attribute(key, text)
@@ -393,15 +464,19 @@ _FINISH: Final = guard("ending the redis span")
 _NO_RESPONSE: Final = object()  # a call that raised: no response hook (but a WatchError's)
 
 
+def _raw_pipeline_statement(entries: Sequence[Any], sanitize: bool) -> str:
+    _, _, _, names, arg_lists = _pipeline_facts(entries)
+    return pipeline_statement(names, arg_lists, sanitize)
+
+
 def _pipeline_facts(
-    instance: object,
-) -> tuple[str, int, str, Callable[..., str], list[Optional[str]], list[Sequence[Any]]]:
+    entries: Sequence[Any],
+) -> tuple[str, int, str, list[Optional[str]], list[Sequence[Any]]]:
     """A pipeline's span name, length, ``db.operation.name`` and statement arguments."""
-    entries: Sequence[Any] = pipeline_commands(instance) or ()
     arg_lists = [command_args(entry) for entry in entries]
     names = [command_name(args) for args in arg_lists]
     name = " ".join(n for n in names if n) or "redis"
-    return name, len(arg_lists), batch_operation_name(names), pipeline_statement, names, arg_lists
+    return name, len(arg_lists), batch_operation_name(names), names, arg_lists
 
 
 def run(
