@@ -228,7 +228,10 @@ def serve_asgi() -> Iterator[Callable[[Any], int]]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sockets.append(sock)
         sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(asgi_app, log_level="warning", lifespan="on", access_log=False)
+        # ws="none": no websocket protocol to import (websockets.legacy warns on some versions)
+        config = uvicorn.Config(
+            asgi_app, log_level="warning", lifespan="on", access_log=False, ws="none"
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
