@@ -11,6 +11,7 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
+from instrumentarium.asgi import OpenTelemetryMiddleware
 from instrumentarium.falcon._config import FalconConfig
 from instrumentarium.falcon._patches import ACTIVE
 
@@ -77,6 +78,19 @@ class TestInstrument:
         assert names(span_exporter) == []
         for owner, name in [(falcon.asgi.App, "__call__"), (falcon.asgi.Request, "__init__")]:
             assert owner.__dict__[name] is originals[(owner, name)], name
+
+    def test_an_asgi_app_inside_the_asgi_middleware_makes_one_span(
+        self, make_asgi_app, instrument, asgi_client, span_exporter, tracer_provider
+    ):
+        """A ``falcon.asgi`` app that is also wrapped in ``OpenTelemetryMiddleware`` answers
+        as before with one server span, the middleware's (no second span for one request)."""
+        app = make_asgi_app()
+        instrument()
+        wrapped = OpenTelemetryMiddleware(
+            app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]
+        )
+        assert asgi_client(wrapped).simulate_get("/users/1").text == "user 1"
+        assert names(span_exporter) == ["GET /users/1"]
 
     def test_asgi_websockets_and_lifespan_are_not_traced_and_still_work(
         self, make_asgi_app, instrument, span_exporter

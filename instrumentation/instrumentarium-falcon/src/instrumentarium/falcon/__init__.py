@@ -50,7 +50,7 @@ class FalconInstrumentor(BaseInstrumentor):  # type: ignore[misc]
       attributes (text), once routed
     * ``excluded_urls`` (default ``None``; environment ``OTEL_PYTHON_FALCON_EXCLUDED_URLS``, then
       ``OTEL_PYTHON_EXCLUDED_URLS``): comma-separated regexes (or a list) searched in the path
-      (``PATH_INFO``)
+      (``PATH_INFO``; ASGI: the scope's ``path``)
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
