@@ -1,8 +1,8 @@
 """Zero-code Pyramid and Falcon: a WSGI app with no OpenTelemetry code
-(``tests/support/framework_apps.py``, served by wsgiref) under ``opentelemetry-instrument``
-with console exporters, driven over HTTP, stopped with SIGINT so the SDK flushes; stdout is
-parsed with the dice example's ``console_telemetry.py``. The variables are set exactly as the
-getting-started guide writes them.
+(``tests/support/framework_apps.py``, served by wsgiref; Falcon's ASGI app by uvicorn) under
+``opentelemetry-instrument`` with console exporters, driven over HTTP, stopped with SIGINT so
+the SDK flushes; stdout is parsed with the dice example's ``console_telemetry.py``. The
+variables are set exactly as the getting-started guide writes them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,19 @@ class FrameworkServer(DiceServer):
         super()._use_port(port)
         agent = self.command[: self.command.index("flask")]
         module = "tests.support.framework_apps"
-        self.command = [*agent, sys.executable, "-m", module, self.framework, str(port)]
+        if self.framework == "falcon-asgi":
+            self.command = [
+                *agent,
+                str(BIN_DIR / "uvicorn"),
+                "--host=127.0.0.1",
+                f"--port={port}",
+                "--no-access-log",
+                "--ws=none",
+                "--factory",
+                f"{module}:falcon_asgi_app",
+            ]
+        else:
+            self.command = [*agent, sys.executable, "-m", module, self.framework, str(port)]
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,18 @@ def pyramid_run() -> Run:
 def falcon_run() -> Run:
     return run(
         "falcon",
+        ["/users/7?a=1", "/boom", "/healthz", "/nowhere"],
+        {
+            "OTEL_PYTHON_FALCON_EXCLUDED_URLS": "healthz",
+            "OTEL_PYTHON_FALCON_TRACED_REQUEST_ATTRS": "query_string,uri_template",
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def falcon_asgi_run() -> Run:
+    return run(
+        "falcon-asgi",
         ["/users/7?a=1", "/boom", "/healthz", "/nowhere"],
         {
             "OTEL_PYTHON_FALCON_EXCLUDED_URLS": "healthz",
@@ -122,5 +146,34 @@ def test_falcon_requests_are_traced_with_the_guides_traced_attributes(falcon_run
     assert boom.status_code == "ERROR"
     assert [e["name"] for e in boom.raw["events"]] == ["exception"]
     metric = falcon_run.telemetry.metric("http.server.duration")
+    assert metric is not None
+    assert metric.scope == "instrumentarium.falcon"
+
+
+def test_falcon_asgi_requests_under_uvicorn_are_traced_like_wsgi_ones(
+    falcon_asgi_run: Run,
+) -> None:
+    """Under the agent, ``uvicorn`` serving a ``falcon.asgi`` app: each request is one span,
+    SERVER, named by its ``uri_template``, with the guide's traced request attributes,
+    continuing the caller's trace; the excluded URL has none; the exception Falcon answers
+    with 500 is ERROR with its event; the metrics are Falcon's; uvicorn stops cleanly."""
+    assert falcon_asgi_run.responses == {"/users/7?a=1": 200, "/boom": 500, "/healthz": 404,
+                                         "/nowhere": 404}  # fmt: skip
+    assert falcon_asgi_run.returncode == 0, falcon_asgi_run.stderr
+    assert sorted(s.name for s in falcon_asgi_run.telemetry.spans) == [
+        "GET",
+        "GET /boom",
+        "GET /users/{user_id:int}",
+    ]
+    span = falcon_asgi_run.server_span("GET /users/{user_id:int}")
+    assert span.attributes["query_string"] == "a=1"
+    assert span.attributes["uri_template"] == "/users/{user_id:int}"
+    assert span.attributes["falcon.resource"] == "User"
+    assert span.attributes["http.route"] == "/users/{user_id:int}"
+    assert span.trace_id == "0x4bf92f3577b34da6a3ce929d0e0e4736"
+    boom = falcon_asgi_run.server_span("GET /boom")
+    assert boom.status_code == "ERROR"
+    assert [e["name"] for e in boom.raw["events"]] == ["exception"]
+    metric = falcon_asgi_run.telemetry.metric("http.server.duration")
     assert metric is not None
     assert metric.scope == "instrumentarium.falcon"

@@ -2,6 +2,10 @@
 
     python -m tests.support.framework_apps pyramid|falcon PORT
 
+or a ``falcon.asgi`` app with the same routes, served by uvicorn:
+
+    uvicorn --factory tests.support.framework_apps:falcon_asgi_app
+
 for the zero-code tests (``opentelemetry-instrument`` instruments it through the entry points).
 Routes: ``/users/{id}`` (200), ``/boom`` (raises ``ValueError("boom")``), anything else 404.
 SIGINT stops the server between requests (never in the middle of a response, where wsgiref
@@ -52,6 +56,23 @@ def falcon_app() -> Any:
             raise ValueError("boom")
 
     app = falcon.App()
+    app.add_route("/users/{user_id:int}", User())
+    app.add_route("/boom", Boom())
+    return app
+
+
+def falcon_asgi_app() -> Any:
+    import falcon.asgi
+
+    class User:
+        async def on_get(self, req: Any, resp: Any, user_id: int) -> None:
+            resp.text = f"user {user_id}"
+
+    class Boom:
+        async def on_get(self, req: Any, resp: Any) -> None:
+            raise ValueError("boom")
+
+    app = falcon.asgi.App()
     app.add_route("/users/{user_id:int}", User())
     app.add_route("/boom", Boom())
     return app

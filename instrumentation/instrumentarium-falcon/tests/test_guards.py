@@ -21,17 +21,17 @@ def test_request_succeeds_and_the_failure_is_logged_once(
     owner: object,
     method: str,
     broken_step: Callable[[object, str], Any],
-    make_app: Callable[..., Any],
+    flavor: Any,
     instrument: Callable[..., Any],
-    client: Callable[[Any], Any],
 ) -> None:
-    """Two requests to an app whose telemetry step raises both get the view's response; each
-    guard that caught the failure logged it at WARNING the first time, at DEBUG the second."""
+    """Two requests to an app (WSGI or ASGI) whose telemetry step raises both get the view's
+    response; each guard that caught the failure logged it at WARNING the first time, at
+    DEBUG the second."""
     logged = broken_step(owner, method)
-    app = make_app()
+    app = flavor.app()
     instrument()
 
-    responses = [client(app).simulate_get("/users/1") for _ in range(2)]
+    responses = [flavor.client(app).simulate_get("/users/1") for _ in range(2)]
 
     assert [(r.status_code, r.text) for r in responses] == [(200, "user 1")] * 2
     assert logged.once_per_site(failures=2), logged.sites()

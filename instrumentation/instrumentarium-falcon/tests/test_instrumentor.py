@@ -1,5 +1,6 @@
-"""The instrumentor's lifecycle: apps created before or after ``instrument()``, a complete
-``uninstrument()``, ASGI apps left alone, and the declared options."""
+"""The instrumentor's lifecycle: WSGI and ASGI apps created before or after ``instrument()``, a
+complete ``uninstrument()``, what an ASGI app leaves untraced (websockets, lifespan), and the
+declared options."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
+from instrumentarium.asgi import OpenTelemetryMiddleware
 from instrumentarium.falcon._config import FalconConfig
-from instrumentarium.falcon._telemetry import ACTIVE
+from instrumentarium.falcon._patches import ACTIVE
 
 
 def names(span_exporter):
@@ -51,26 +53,73 @@ class TestInstrument:
         assert names(span_exporter) == ["GET /users/{user_id:int}"]
         assert ACTIVE.active
 
-    def test_asgi_apps_are_not_traced_and_still_work(self, instrument, client, span_exporter):
-        """``falcon.asgi.App`` is not covered yet: it answers as before and makes no span."""
+    def test_asgi_apps_created_before_and_after_instrument_are_traced_with_the_same_hooks(
+        self, make_asgi_app, instrument, asgi_client, span_exporter
+    ):
+        """``falcon.asgi.App`` is covered like ``falcon.App``: an app created before
+        ``instrument()`` and one created after are both traced, with the hooks."""
+        before = make_asgi_app()
+        hooked = []
+        instrument(request_hook=lambda span, req: hooked.append(req.path))
+        after = make_asgi_app()
+        assert asgi_client(before).simulate_get("/users/1").text == "user 1"
+        assert asgi_client(after).simulate_get("/users/2").text == "user 2"
+        assert names(span_exporter) == ["GET /users/{user_id:int}"] * 2
+        assert hooked == ["/users/1", "/users/2"]
 
-        class Hello:
-            async def on_get(self, req, resp):
-                resp.text = "hello"
+    def test_uninstrument_leaves_asgi_apps_untraced(
+        self, make_asgi_app, instrument, asgi_client, span_exporter, originals
+    ):
+        """After ``uninstrument()`` an ASGI app answers as before and makes no span; the ASGI
+        classes have no wrapper left."""
+        app = make_asgi_app()
+        instrument().uninstrument()
+        assert asgi_client(app).simulate_get("/users/1").text == "user 1"
+        assert names(span_exporter) == []
+        for owner, name in [(falcon.asgi.App, "__call__"), (falcon.asgi.Request, "__init__")]:
+            assert owner.__dict__[name] is originals[(owner, name)], name
 
-        app = falcon.asgi.App()
-        app.add_route("/hello", Hello())
+    def test_an_asgi_app_inside_the_asgi_middleware_makes_one_span(
+        self, make_asgi_app, instrument, asgi_client, span_exporter, tracer_provider
+    ):
+        """A ``falcon.asgi`` app that is also wrapped in ``OpenTelemetryMiddleware`` answers
+        as before with one server span, the middleware's (no second span for one request)."""
+        app = make_asgi_app()
         instrument()
-        # Falcon's test client runs the app on the thread's current loop; on Python 3.9 there is
-        # none once an earlier test's asyncio.run() has ended, so give it one.
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            result = falcon.testing.TestClient(app).simulate_get("/hello")
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-        assert result.text == "hello"
+        wrapped = OpenTelemetryMiddleware(
+            app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"]
+        )
+        assert asgi_client(wrapped).simulate_get("/users/1").text == "user 1"
+        assert names(span_exporter) == ["GET /users/1"]
+
+    def test_asgi_websockets_and_lifespan_are_not_traced_and_still_work(
+        self, make_asgi_app, instrument, span_exporter
+    ):
+        """A websocket connection and the lifespan events of an ASGI app run as before and
+        make no span (only ``http`` requests are traced)."""
+        events = []
+
+        class Startup:
+            async def process_startup(self, scope, event):
+                events.append("startup")
+
+        class Echo:
+            async def on_websocket(self, req, ws):
+                await ws.accept()
+                await ws.send_text(await ws.receive_text())
+
+        app = make_asgi_app(middleware=[Startup()])
+        app.add_route("/echo", Echo())
+        instrument()
+
+        async def talk():
+            async with falcon.testing.ASGIConductor(app) as conductor:
+                async with conductor.simulate_ws("/echo") as ws:
+                    await ws.send_text("hello")
+                    return await ws.receive_text()
+
+        assert asyncio.run(talk()) == "hello"
+        assert events == ["startup"]
         assert names(span_exporter) == []
 
     def test_a_request_object_built_inside_a_responder_is_not_the_requests(

@@ -1,4 +1,5 @@
-"""The HTTP server metrics of Falcon requests, in each semconv mode."""
+"""The HTTP server metrics of Falcon requests, in each semconv mode, for a WSGI and an ASGI app
+alike (``flavor``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import pytest
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
+def client(flavor):
+    return flavor.client
+
+
+@pytest.fixture
+def app(flavor):
+    return flavor.app()
 
 
 def test_old_mode_records_duration_in_ms(app, instrument, client, metric_points, active_requests):
@@ -59,7 +65,7 @@ def test_dup_mode_records_both(monkeypatch, app, instrument, client, metric_poin
 
 
 def test_escaping_exception_is_counted_with_its_class(
-    monkeypatch, app, instrument, client, metric_points, active_requests
+    flavor, monkeypatch, app, instrument, client, metric_points, active_requests
 ):
     """A request whose exception reaches the server is recorded with its
     exception's class, and is no longer active."""
@@ -68,7 +74,7 @@ def test_escaping_exception_is_counted_with_its_class(
     def reraise(req, resp, ex, params):
         raise ex
 
-    app.add_error_handler(ValueError, reraise)
+    app.add_error_handler(ValueError, flavor.error_handler(reraise))
     instrument()
     with pytest.raises(ValueError):
         client(app).simulate_get("/boom")

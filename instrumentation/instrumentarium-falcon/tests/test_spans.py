@@ -1,18 +1,29 @@
 """The span of a Falcon request: name, kind, attributes in each semconv mode, status rules,
 exceptions, hooks, traced request attributes, context, exclusion, header capture and
-redaction (in process, ``falcon.testing``)."""
+redaction (in process, ``falcon.testing``), for a WSGI and an ASGI app alike (``flavor``)."""
 
 from __future__ import annotations
 
 import logging
 
 import falcon
+import falcon.asgi
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN_ID = "00f067aa0ba902b7"
+
+
+@pytest.fixture
+def make_app(flavor):
+    return flavor.app
+
+
+@pytest.fixture
+def client(flavor):
+    return flavor.client
 
 
 @pytest.fixture
@@ -143,7 +154,7 @@ class TestStatusAndExceptions:
         assert [e.name for e in span.events] == ["exception"]
 
     def test_exception_a_handler_answers_with_4xx_is_an_event_only(
-        self, app, instrument, client, span_exporter
+        self, flavor, app, instrument, client, span_exporter
     ):
         """An error handler that answers a ``ValueError`` with 400: the exception is an event,
         the span is not an error."""
@@ -151,7 +162,7 @@ class TestStatusAndExceptions:
         def handler(req, resp, ex, params):
             resp.status = falcon.HTTP_400
 
-        app.add_error_handler(ValueError, handler)
+        app.add_error_handler(ValueError, flavor.error_handler(handler))
         instrument()
         assert client(app).simulate_get("/boom").status_code == 400
         span = only_span(span_exporter)
@@ -159,7 +170,7 @@ class TestStatusAndExceptions:
         assert [e.name for e in span.events] == ["exception"]
 
     def test_exception_that_escapes_falcon_propagates_and_is_recorded(
-        self, new_mode, app, instrument, client, span_exporter
+        self, flavor, new_mode, app, instrument, client, span_exporter
     ):
         """An error handler that re-raises: the exception reaches the caller unchanged and the
         span records it with ``error.type`` its class."""
@@ -167,7 +178,7 @@ class TestStatusAndExceptions:
         def reraise(req, resp, ex, params):
             raise ex
 
-        app.add_error_handler(ValueError, reraise)
+        app.add_error_handler(ValueError, flavor.error_handler(reraise))
         instrument()
         with pytest.raises(ValueError, match="bad"):
             client(app).simulate_get("/boom")
@@ -177,7 +188,9 @@ class TestStatusAndExceptions:
 
 
 class TestHooks:
-    def test_hooks_get_the_span_and_falcons_objects(self, app, instrument, client, span_exporter):
+    def test_hooks_get_the_span_and_falcons_objects(
+        self, flavor, app, instrument, client, span_exporter
+    ):
         """``request_hook(span, req)`` and ``response_hook(span, req, resp)`` get the request's
         span and Falcon's own request and response objects."""
         seen = []
@@ -194,26 +207,26 @@ class TestHooks:
         client(app).simulate_get("/users/3")
         span = only_span(span_exporter)
         span_id = span.context.span_id
+        side = falcon.asgi if flavor.asgi else falcon
         assert seen == [
-            ("request", span_id, falcon.Request),
-            ("response", span_id, falcon.Response),
+            ("request", span_id, side.Request),
+            ("response", span_id, side.Response),
         ]
         assert span.attributes["custom.path"] == "/users/3"
         assert span.attributes["custom.status"] in ("200 OK", 200)
 
     def test_request_hook_runs_when_middleware_answers(
-        self, make_app, instrument, client, span_exporter
+        self, flavor, make_app, instrument, client, span_exporter
     ):
         """A middleware that answers before routing: both hooks still run, the span is
         named by the method."""
 
-        class Deny:
-            def process_request(self, req, resp):
-                resp.status = falcon.HTTP_401
-                resp.complete = True
+        def deny(req, resp):
+            resp.status = falcon.HTTP_401
+            resp.complete = True
 
         calls = []
-        app = make_app(middleware=[Deny()])
+        app = make_app(middleware=[flavor.middleware(deny)])
         instrument(
             request_hook=lambda span, req: calls.append("request"),
             response_hook=lambda span, req, resp: calls.append("response"),
@@ -273,15 +286,14 @@ class TestContext:
         assert format(span.context.trace_id, "032x") == TRACE_ID
         assert format(span.parent.span_id, "016x") == PARENT_SPAN_ID
 
-    def test_span_is_current_in_the_responder(self, app, instrument, client, span_exporter):
+    def test_span_is_current_in_the_responder(self, flavor, app, instrument, client, span_exporter):
         """The responder runs with the request's span current."""
         seen = []
 
-        class Probe:
-            def on_get(self, req, resp):
-                seen.append(trace.get_current_span().get_span_context().span_id)
+        def probe(req, resp):
+            seen.append(trace.get_current_span().get_span_context().span_id)
 
-        app.add_route("/probe", Probe())
+        app.add_route("/probe", flavor.resource(probe))
         instrument()
         client(app).simulate_get("/probe")
         assert seen == [only_span(span_exporter).context.span_id]

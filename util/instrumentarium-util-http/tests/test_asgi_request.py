@@ -56,6 +56,27 @@ class TestAsgiRequest:
         assert request.content_length is None
         assert request.url() == "ws://0.0.0.0/users/7"
 
+    def test_headers_server_and_client_given_as_iterators_are_read_and_left_readable(
+        self,
+    ) -> None:
+        """The spec allows any iterable for ``headers``, ``server`` and ``client`` (Falcon's
+        test client passes iterators): all are read, and the scope keeps them as lists, so the
+        app that reads them after us still finds every item."""
+        headers = [(b"host", b"example.com"), (b"traceparent", b"a")]
+        given = scope(
+            server=iter(["10.0.0.1", 8443]),
+            client=iter(["10.0.0.9", 5000]),
+            headers=iter([iter(pair) for pair in headers]),
+        )
+        request = AsgiRequest(given)
+        assert request.host == "10.0.0.1:8443"
+        assert request.server_name == "example.com"
+        assert (request.peer_address, request.peer_port) == ("10.0.0.9", 5000)
+        assert given["server"] == ["10.0.0.1", 8443]
+        assert given["client"] == ["10.0.0.9", 5000]
+        assert given["headers"] == [list(pair) for pair in headers]
+        assert asgi_getter.get(given, "traceparent") == ["a"]
+
 
 class TestGetterSetter:
     def test_getter_is_case_insensitive_and_returns_every_value(self) -> None:

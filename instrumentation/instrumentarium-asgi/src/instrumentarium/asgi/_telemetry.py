@@ -160,6 +160,11 @@ class AsgiTelemetry(ServerTelemetry):
         self.route_of = route_of
         self.websocket_method = websocket_method
 
+    def new_call(self, request: AsgiRequest, measured: bool) -> AsgiCall:
+        """The connection's call; a framework's subclass returns its own, to keep its
+        per-request state on it (``instrumentarium.falcon``: Falcon's request object)."""
+        return AsgiCall(self, request, measured)
+
     @_STARTING
     def start(self, scope: Scope, owner: Any) -> Union[AsgiCall, _Excluded, None]:
         """The connection's call with its span started; ``_EXCLUDED`` when its URL is."""
@@ -167,7 +172,7 @@ class AsgiTelemetry(ServerTelemetry):
         if self.excluded is not None and self.is_excluded(request):
             return _EXCLUDED
         websocket = scope["type"] == "websocket"
-        call = AsgiCall(self, request, not websocket)
+        call = self.new_call(request, not websocket)
         attributes = call.attributes
         if websocket:
             for key in _METHOD_KEYS:

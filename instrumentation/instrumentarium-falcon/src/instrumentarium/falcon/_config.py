@@ -40,5 +40,6 @@ class FalconConfig(Config):
     excluded_urls: Union[str, Iterable[str], None] = option(
         None,
         env=("OTEL_PYTHON_FALCON_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"),
-        doc="comma-separated regexes (or a list) searched in the path (``PATH_INFO``)",
+        doc="comma-separated regexes (or a list) searched in the path (``PATH_INFO``; ASGI:"
+        " the scope's ``path``)",
     )

@@ -82,6 +82,17 @@ def header_value(headers: Any, name: bytes) -> Optional[bytes]:
     return None
 
 
+def _listed(value: Any) -> list[Any]:
+    """A scope's ``headers`` (and each of its pairs), ``server`` or ``client`` given as another
+    iterable than a list or a tuple (the ASGI spec allows any; Falcon's test client passes
+    iterators) as a list, which goes back into the scope: read once by us, the app that reads
+    it after us still finds it all."""
+    try:
+        return list(value)
+    except TypeError:
+        return []
+
+
 class AsgiRequest(ServerRequest):
     """An ASGI ``http`` or ``websocket`` scope as the server core reads it.
 
@@ -98,7 +109,13 @@ class AsgiRequest(ServerRequest):
 
     def __init__(self, scope: Scope) -> None:
         host = user_agent = length = None
-        for name, value in scope.get("headers") or ():
+        headers = scope.get("headers")
+        if headers is not None and type(headers) is not list and type(headers) is not tuple:
+            headers = scope["headers"] = [
+                pair if type(pair) is tuple or type(pair) is list else _listed(pair)
+                for pair in _listed(headers)
+            ]
+        for name, value in headers or ():
             if name == b"host":
                 host = value
             elif name == b"user-agent":
@@ -111,6 +128,8 @@ class AsgiRequest(ServerRequest):
         self.method = "" if websocket else scope.get("method") or ""
         self.scheme = scope.get("scheme") or ("ws" if websocket else "http")
         server = scope.get("server")
+        if server is not None and type(server) is not tuple and type(server) is not list:
+            server = scope["server"] = _listed(server)
         if server:
             address, port = server[0], server[1] if len(server) > 1 else None
             self.host = f"{address}:{port}" if port is not None and port != 80 else address
@@ -126,6 +145,8 @@ class AsgiRequest(ServerRequest):
         self.query = query.decode("latin-1") if query else None
         self.target = self.path
         client = scope.get("client")
+        if client is not None and type(client) is not tuple and type(client) is not list:
+            client = scope["client"] = _listed(client)
         if client:
             self.peer_address, self.peer_port = client[0], client[1]
         else:
