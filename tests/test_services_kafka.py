@@ -62,7 +62,8 @@ class Clone:
             "INSTRUMENTARIUM_KAFKA_WAIT": "1",
         }
         env.pop("INSTRUMENTARIUM_SERVICES_DIR", None)
-        # the controller port follows the broker's (port + 1) unless set: a caller's must not leak in
+        # the controller port follows the broker's (port + 1) unless set: a caller's must not
+        # leak in
         env.pop("INSTRUMENTARIUM_KAFKA_CONTROLLER_PORT", None)
         return subprocess.run(
             ["bash", str(self.root / "scripts" / "services"), action, "kafka"],
