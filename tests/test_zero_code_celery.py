@@ -100,6 +100,17 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
     return process.returncode
 
 
+def _forget_queue(queue: str) -> None:
+    """The run's queue (empty by now) and kombu's bindings of it, off the shared server."""
+    import redis
+
+    store = redis.Redis.from_url(REDIS_URL)
+    try:
+        store.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def sides(tmp_path_factory: pytest.TempPathFactory) -> Sides:
     address = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
@@ -160,6 +171,7 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Sides:
             time.sleep(0.05)
     finally:
         code = _stop(worker)
+        _forget_queue(console["DEMO_QUEUE"])
     assert code == 0, log.read_text()[-3000:]
     parsed = ConsoleTelemetry.parse(producer.stdout)
     assert "sent 3" in parsed.text_lines, parsed.text_lines
