@@ -30,7 +30,7 @@ def heading(title: str) -> None:
 def run(settings: Settings, requests: int, keep: bool = False) -> int:
     print("multi-service demo: frontend (Flask) -> gateway (FastAPI) -> orders (Django) ->")
     print("inventory (gRPC: Redis, Kafka producer) -> fulfilment (Kafka consumer), and orders ->")
-    print("notifier (a Celery task through Redis), all under opentelemetry-instrument,", end=" ")
+    print("notifier (a Celery task through Redis), all under opentelemetry-instrument,")
     print(f"exporting OTLP to an ocb-built Collector; work dir {settings.work_dir}")
     if settings.semconv_opt_in:
         print(f"OTEL_SEMCONV_STABILITY_OPT_IN={settings.semconv_opt_in}")
