@@ -148,6 +148,21 @@ class TestProposals:
         (skip,) = make_plan(site.environment()).skipped
         assert (skip.distribution, skip.code) == ("instrumentarium-tornado", "out-of-range")
 
+    def test_celery_is_proposed_from_5_2(self, site: Site) -> None:
+        """Celery 5.2 to 5.x gets ``instrumentarium-celery``."""
+        site.add("celery", "5.4.0")
+        assert make_plan(site.environment()).requirements == [
+            f"instrumentarium-celery=={__version__}"
+        ]
+
+    @pytest.mark.parametrize("version", ["5.1.2", "6.0.0"])
+    def test_celery_outside_5_2_to_5_x_is_out_of_range(self, site: Site, version: str) -> None:
+        """``celery 5.1.2`` (below 5.2, whose command line needs click < 8) and a future 6.0
+        are outside ``celery >= 5.2, < 6.0``: skipped, with the range."""
+        site.add("celery", version)
+        (skip,) = make_plan(site.environment()).skipped
+        assert (skip.distribution, skip.code) == ("instrumentarium-celery", "out-of-range")
+
 
 class TestSkips:
     def test_version_outside_the_range_is_skipped_with_the_range(self, site: Site) -> None:

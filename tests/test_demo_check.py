@@ -1,13 +1,15 @@
 """``scripts/demo-services`` exits non-zero when a trace is broken: the check of
 ``examples/multi-service/run_demo.py``, fed traces built by hand (no services, no Collector).
 
-One checkout makes this tree across the five processes (what ``tests/test_multi_service.py``
+One checkout makes this tree across the six processes (what ``tests/test_multi_service.py``
 finds in a real run)::
 
     frontend SERVER ─ checkout ─ frontend CLIENT ─ gateway SERVER ─ gateway CLIENT
-      ─ orders SERVER ─ orders CLIENT (gRPC)
-      ─ inventory SERVER ─┬─ inventory CLIENT, CLIENT (Redis)
-                          └─ inventory PRODUCER ─ fulfilment CONSUMER ─ fulfil order ─ CLIENT
+      ─ orders SERVER ─┬─ orders CLIENT (gRPC)
+                       │   ─ inventory SERVER ─┬─ inventory CLIENT, CLIENT (Redis)
+                       │                       └─ inventory PRODUCER ─ fulfilment CONSUMER
+                       │                            ─ fulfil order ─ CLIENT
+                       └─ orders PRODUCER (Celery) ─ notifier CONSUMER
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ CHECKOUT = (
     ("12", "11", "fulfilment", "CONSUMER", "demo-orders receive"),
     ("13", "12", "fulfilment", "INTERNAL", "fulfil order"),
     ("14", "13", "fulfilment", "CLIENT", "SET"),
+    ("15", "06", "orders", "PRODUCER", "apply_async/notifier.confirm_order"),
+    ("16", "15", "notifier", "CONSUMER", "run/notifier.confirm_order"),
 )
 GRPC_CLIENT = "07"
 
@@ -103,4 +107,16 @@ class TestCheck:
         assert check(Telemetry(spans=spans), requests=2) == [
             "expected 2 traces, got 1",
             "trace a has no span from fulfilment",
+        ]
+
+    def test_a_run_span_outside_the_trace_fails(self) -> None:
+        """The Celery worker's run span in a trace of its own (the context lost on the way
+        through the broker): the request's trace lacks the notifier, and the run is a trace
+        too many."""
+        *spans, run = trace("a")
+        spans.append(Span(**{**vars(run), "trace_id": "b", "parent_id": ""}))
+        assert check(Telemetry(spans=spans), requests=1) == [
+            "expected 1 traces, got 2",
+            "trace a has no span from notifier",
+            "trace b has no span from frontend, fulfilment, gateway, inventory, orders",
         ]

@@ -5,10 +5,13 @@ launcher (``demo_stack.py``) starts our ocb-built Collector on free loopback por
 services under ``opentelemetry-instrument``::
 
     frontend (Flask) ─requests─▶ gateway (FastAPI) ─requests─▶ orders (Django) ─gRPC─▶ inventory
-                                                                        Redis ◀─┤
-                                                fulfilment (consumer, Redis) ◀─ Kafka ◀─┘
+                                                                   │    Redis ◀─┤
+                                                                   │    fulfilment (consumer,
+                                                                   │      Redis) ◀─ Kafka ◀─┘
+                                      notifier (Celery worker) ◀─ Redis (Celery's broker) ◀─┘
 
-sends three checkouts, waits until the consumer has fulfilled them, stops every process with
+sends three checkouts, waits until the consumer has fulfilled them and the Celery worker has
+confirmed them, stops every process with
 SIGTERM and then the Collector, and parses the OTLP JSON lines the Collector's file exporter
 wrote. The tests only read that output.
 
@@ -53,7 +56,7 @@ pytestmark = [
 BIN_DIR = Path(sys.executable).parent
 REQUESTS = (("dice", 1), ("meeple", 2), ("token", 3))
 STABLE = "http,database,rpc,messaging"
-SPANS_SERVICES = ("frontend", "gateway", "orders", "inventory", "fulfilment")
+SPANS_SERVICES = ("frontend", "gateway", "orders", "inventory", "fulfilment", "notifier")
 
 # What one checkout leaves, process by process: (service, kind) -> how many spans.
 SPANS_PER_REQUEST = Counter(
@@ -65,12 +68,14 @@ SPANS_PER_REQUEST = Counter(
         ("gateway", "CLIENT"): 1,  # POST to orders (instrumentarium-requests)
         ("orders", "SERVER"): 1,  # POST orders (instrumentarium-django)
         ("orders", "CLIENT"): 1,  # Reserve (instrumentarium-grpc, client)
+        ("orders", "PRODUCER"): 1,  # apply_async/notifier.confirm_order (instrumentarium-celery)
         ("inventory", "SERVER"): 1,  # Reserve (instrumentarium-grpc, server)
         ("inventory", "CLIENT"): 2,  # INCRBY, SET (instrumentarium-redis)
         ("inventory", "PRODUCER"): 1,  # send (instrumentarium-kafka)
         ("fulfilment", "CONSUMER"): 1,  # receive (instrumentarium-kafka)
         ("fulfilment", "INTERNAL"): 1,  # fulfil order (the worker's one manual span)
         ("fulfilment", "CLIENT"): 1,  # SET (instrumentarium-redis)
+        ("notifier", "CONSUMER"): 1,  # run/notifier.confirm_order (instrumentarium-celery)
     }
 )
 
@@ -177,9 +182,10 @@ class TestRun:
 
 class TestOneTracePerRequest:
     def test_one_trace_id_per_request_across_every_process(self, run: Run) -> None:
-        """Each request's spans share one trace id, and that trace has spans from all four
-        processes; the Collector received exactly one trace per request, nothing else (no
-        trace of the exporters' own OTLP calls, no orphan started by a lost context)."""
+        """Each request's spans share one trace id, and that trace has spans from all six
+        processes, the Celery worker's included; the Collector received exactly one trace per
+        request, nothing else (no trace of the exporters' own OTLP calls, no orphan started by
+        a lost context, no trace of the broker's own Redis commands)."""
         traces = run.telemetry.traces()
         assert len(traces) == len(REQUESTS), {t: len(s) for t, s in traces.items()}
         seen = set()
@@ -188,6 +194,8 @@ class TestOneTracePerRequest:
             assert {s.service for s in spans} == set(SPANS_SERVICES)
             fulfilled = one(spans, "fulfilment", "INTERNAL", "fulfil order")
             assert fulfilled.attributes["demo.order_id"] == order.order_id
+            confirmed = one(spans, "notifier", "CONSUMER", "run/notifier.confirm_order")
+            assert confirmed.attributes["celery.state"] == "SUCCESS"
             seen.add(spans[0].trace_id)
         assert len(seen) == len(REQUESTS)
 
@@ -241,6 +249,24 @@ class TestOneTracePerRequest:
             assert fulfil.parent_id == one(spans, "inventory", "PRODUCER").span_id
             assert one(spans, "fulfilment", "CLIENT").parent_id == fulfil.span_id
 
+    def test_the_celery_workers_run_is_the_child_of_the_orders_services_send(
+        self, run: Run
+    ) -> None:
+        """Walking up from the Celery worker's span: notifier CONSUMER (``run/<task>``) →
+        orders PRODUCER (``apply_async/<task>``) → orders SERVER: the context crossed the
+        Redis broker in the task message's headers, and both spans name the same message."""
+        for order in run.orders:
+            spans = run.trace_of(order)
+            by_id = {s.span_id: s for s in spans}
+            run_span = one(spans, "notifier", "CONSUMER")
+            send = by_id[run_span.parent_id]
+            assert (send.service, send.kind) == ("orders", "PRODUCER")
+            assert by_id[send.parent_id] == one(spans, "orders", "SERVER")
+            assert (
+                send.attributes["messaging.message.id"]
+                == (run_span.attributes["messaging.message.id"])
+            )
+
     def test_each_span_lies_within_its_parent_on_the_same_process(self, run: Run) -> None:
         """A child started in the same process starts no earlier and ends no later than its
         parent (durations are real, spans ended once, after their work)."""
@@ -278,6 +304,8 @@ class TestNames:
                 ("fulfilment", "CONSUMER", f"{topic} receive"): 1,
                 ("fulfilment", "INTERNAL", "fulfil order"): 1,
                 ("fulfilment", "CLIENT", "SET"): 1,
+                ("orders", "PRODUCER", "apply_async/notifier.confirm_order"): 1,
+                ("notifier", "CONSUMER", "run/notifier.confirm_order"): 1,
             }
         )
 
@@ -300,6 +328,8 @@ class TestNames:
                 ("fulfilment", "CONSUMER", f"receive {topic}"): 1,
                 ("fulfilment", "INTERNAL", "fulfil order"): 1,
                 ("fulfilment", "CLIENT", "SET"): 1,
+                ("orders", "PRODUCER", "apply_async/notifier.confirm_order"): 1,
+                ("notifier", "CONSUMER", "run/notifier.confirm_order"): 1,
             }
         )
 
@@ -322,12 +352,13 @@ def domain_of(span: Span) -> Optional[str]:
         "instrumentarium.redis": "database",
         "instrumentarium.grpc": "rpc",
         "instrumentarium.kafka": "messaging",
+        "instrumentarium.celery": "messaging",
     }.get(span.scope)
 
 
 class TestAttributes:
     def test_default_spans_have_only_the_old_attribute_names(self, default_run: Run) -> None:
-        """With no opt-in, HTTP, Redis, gRPC and Kafka spans carry the old names
+        """With no opt-in, HTTP, Redis, gRPC, Kafka and Celery spans carry the old names
         (``http.method``, ``db.system``, ``rpc.system``, ``messaging.destination``) and not
         their stable counterparts."""
         self._check(default_run, stable=False)
@@ -350,12 +381,12 @@ class TestAttributes:
             assert present in span.attributes, (span.name, span.attributes)
             assert absent not in span.attributes, (span.name, span.attributes)
             checked[domain] += 1
-        # HTTP: 5 spans per request, Redis 3, gRPC 2, Kafka 2.
+        # HTTP: 5 spans per request, Redis 3, gRPC 2, Kafka 2 and Celery 2.
         assert checked == {
             "http": 5 * len(REQUESTS),
             "database": 3 * len(REQUESTS),
             "rpc": 2 * len(REQUESTS),
-            "messaging": 2 * len(REQUESTS),
+            "messaging": 4 * len(REQUESTS),
         }
 
 
@@ -364,7 +395,13 @@ class TestAttributes:
 DEFAULT_METRICS = {
     "frontend": {"http.server.duration", "http.server.active_requests", "http.client.duration"},
     "gateway": {"http.server.duration", "http.server.active_requests", "http.client.duration"},
-    "orders": {"http.server.duration", "http.server.active_requests", "rpc.client.duration"},
+    "orders": {
+        "http.server.duration",
+        "http.server.active_requests",
+        "rpc.client.duration",
+        "messaging.client.sent.messages",
+        "messaging.client.operation.duration",
+    },
     "inventory": {
         "rpc.server.duration",
         "db.client.operation.duration",
@@ -372,6 +409,7 @@ DEFAULT_METRICS = {
         "messaging.client.sent.messages",
     },
     "fulfilment": {"db.client.operation.duration", "messaging.client.consumed.messages"},
+    "notifier": {"messaging.client.consumed.messages", "messaging.process.duration"},
 }
 STABLE_METRICS = {
     "frontend": {
@@ -388,6 +426,8 @@ STABLE_METRICS = {
         "http.server.request.duration",
         "http.server.active_requests",
         "rpc.client.call.duration",
+        "messaging.client.sent.messages",
+        "messaging.client.operation.duration",
     },
     "inventory": {
         "rpc.server.call.duration",
@@ -396,6 +436,7 @@ STABLE_METRICS = {
         "messaging.client.sent.messages",
     },
     "fulfilment": {"db.client.operation.duration", "messaging.client.consumed.messages"},
+    "notifier": {"messaging.client.consumed.messages", "messaging.process.duration"},
 }
 
 
@@ -415,7 +456,8 @@ class TestMetrics:
 
     def test_request_counts_match_the_requests_sent(self, default_run: Run) -> None:
         """The front end's server histogram counted every checkout, the producer every order
-        sent and the consumer every order received: the numbers agree with the traffic."""
+        sent and the consumer every order received, the orders service every task it sent and
+        the Celery worker every task it ran: the numbers agree with the traffic."""
 
         def total(service: str, name: str) -> int:
             metrics = [
@@ -430,6 +472,8 @@ class TestMetrics:
         assert total("gateway", "http.server.duration") == len(REQUESTS)
         assert total("inventory", "messaging.client.sent.messages") == len(REQUESTS)
         assert total("fulfilment", "messaging.client.consumed.messages") == len(REQUESTS)
+        assert total("orders", "messaging.client.sent.messages") == len(REQUESTS)
+        assert total("notifier", "messaging.client.consumed.messages") == len(REQUESTS)
 
 
 # -- the printer -------------------------------------------------------------------------------
@@ -441,13 +485,14 @@ class TestPrinter:
         child one level deeper than its parent, with service, name, kind and duration."""
         spans = default_run.trace_of(default_run.orders[0])
         lines = render_trace(spans).splitlines()
-        assert lines[0].startswith(f"trace {spans[0].trace_id}  (5 services, 14 spans)")
+        assert lines[0].startswith(f"trace {spans[0].trace_id}  (6 services, 16 spans)")
         rows = lines[1:]
-        assert len(rows) == 14
+        assert len(rows) == 16
         assert rows[0].split()[:4] == ["frontend", "GET", "/checkout", "SERVER"]
         depth = {row.split()[0]: len(row) - len(row.lstrip()) for row in rows}
         assert depth["frontend"] < depth["gateway"] < depth["orders"] < depth["inventory"]
         assert depth["inventory"] < depth["fulfilment"]
+        assert depth["orders"] < depth["notifier"]
         assert all(row.rstrip().endswith(" ms") for row in rows)
 
     def test_metrics_listing_groups_by_service(self, default_run: Run) -> None:

@@ -1,19 +1,26 @@
-"""Starting and stopping the whole demo: a Collector of its own, then the five services.
+"""Starting and stopping the whole demo: a Collector of its own, then the six services.
 
     Stack(settings)                      the context manager the demo and the e2e test use
       ├─ Collector                       collector/config.yaml on two free loopback ports,
       │                                  writing OTLP JSON lines into <work_dir>/collector/
       ├─ inventory   (gRPC server)       opentelemetry-instrument python inventory.py
       ├─ fulfilment  (Kafka consumer)    opentelemetry-instrument python fulfilment.py
+      ├─ notifier    (Celery worker)     opentelemetry-instrument celery -A notifier worker
       ├─ orders      (Django)            opentelemetry-instrument python orders_app.py
       ├─ gateway     (FastAPI, uvicorn)  opentelemetry-instrument python gateway.py
       └─ frontend    (Flask)             opentelemetry-instrument python frontend.py
 
 Each service binds port 0 and prints ``READY port=N``; the next one is started with that
 address. ``Stack.checkout()`` sends one request through the front end; ``Stack.stop()`` waits
-for the consumer to fulfil every order, ends the services with SIGTERM (the SDK flushes on
-exit), then the Collector (which flushes its batch and its files), and returns what the
-Collector wrote. Redis keys and the Kafka topic are unique to the run.
+for the consumer to fulfil every order and the notifier to confirm it, ends the services with
+SIGTERM (the SDK flushes on exit; the Celery worker's warm shutdown ends its pool child, which
+flushes too), then the Collector (which flushes its batch and its files), and returns what the
+Collector wrote. Redis keys, the Kafka topic and the Celery queue are unique to the run.
+
+The orders service and the notifier run with ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=redis``:
+Celery's Redis transport talks to the broker through redis-py, and the worker polls, acknowledges
+and restores messages outside any task, so with the Redis instrumentor on, every one of those
+calls would be a trace of its own. The tasks' own spans come from the Celery instrumentor.
 """
 
 from __future__ import annotations
@@ -51,7 +58,9 @@ from tests.support.services import (  # noqa: E402
 
 COLLECTOR_CONFIG = REPO / "collector" / "config.yaml"
 
-SERVICE_NAMES = ("frontend", "gateway", "orders", "inventory", "fulfilment")
+SERVICE_NAMES = ("frontend", "gateway", "orders", "inventory", "fulfilment", "notifier")
+# The broker's own Redis commands are not traced in the processes that speak to it through Celery.
+_NO_BROKER_SPANS = {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "redis"}
 
 
 def _inventory_protocol() -> str:
@@ -195,6 +204,7 @@ class Stack:
         self.run_id = uuid.uuid4().hex[:12]
         self.key_prefix = f"demo:{self.run_id}:"
         self.topic = f"demo-orders-{self.run_id}"
+        self.queue = f"demo-notifier-{self.run_id}"
         self.collector: Optional[Collector] = None
         self.services: dict[str, Process] = {}
         self.frontend_url = ""
@@ -229,12 +239,33 @@ class Stack:
         self.collector.wait_ready(deadline)
         inventory = self._launch("inventory", "inventory.py", protocol=_inventory_protocol())
         fulfilment = self._launch("fulfilment", "fulfilment.py")
+        notifier = self._launch(
+            "notifier",
+            "celery",
+            "-A",
+            "notifier",
+            "worker",
+            "--pool",
+            "prefork",  # Celery's default: the task runs in a forked pool child
+            "--concurrency",
+            "1",
+            "--hostname",
+            f"notifier-{self.run_id}@%h",
+            "--loglevel",
+            "INFO",
+            # No broadcast traffic with other workers: this one has its own queue.
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            **_NO_BROKER_SPANS,
+        )
         inventory_port = inventory.wait_ready(deadline)
         orders = self._launch(
             "orders",
             "orders_app.py",
             DEMO_INVENTORY_ADDRESS=f"127.0.0.1:{inventory_port}",
             DJANGO_SETTINGS_MODULE="orders_app",
+            **_NO_BROKER_SPANS,
         )
         orders_port = orders.wait_ready(deadline)
         gateway = self._launch(
@@ -249,6 +280,7 @@ class Stack:
         )
         self.frontend_url = f"http://127.0.0.1:{frontend.wait_ready(deadline)}"
         fulfilment.wait_ready(deadline)
+        notifier.wait_ready(deadline)
 
     def _create_topic(self) -> None:
         """Made up front (one partition), so the consumer's group assignment is immediate."""
@@ -282,8 +314,10 @@ class Stack:
         return True
 
     def _launch(
-        self, name: str, script: str, protocol: str = "http/protobuf", **extra: str
+        self, name: str, script: str, *args: str, protocol: str = "http/protobuf", **extra: str
     ) -> Process:
+        """``opentelemetry-instrument python <script>``, or ``opentelemetry-instrument <script>
+        <args>`` when ``script`` is a command of the virtualenv (``celery``)."""
         assert self.collector is not None
         port = self.collector.grpc_port if protocol == "grpc" else self.collector.http_port
         env = {
@@ -293,6 +327,7 @@ class Stack:
             "DEMO_KEY_PREFIX": self.key_prefix,
             "DEMO_TOPIC": self.topic,
             "DEMO_CONSUMER_GROUP": f"demo-fulfilment-{self.run_id}",
+            "DEMO_CELERY_QUEUE": self.queue,
             "OTEL_SERVICE_NAME": name,
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "otlp",
@@ -306,11 +341,12 @@ class Stack:
         }
         if self.settings.semconv_opt_in:
             env["OTEL_SEMCONV_STABILITY_OPT_IN"] = self.settings.semconv_opt_in
-        argv = [
-            str(self.settings.bin_dir / "opentelemetry-instrument"),
-            str(self.settings.bin_dir / "python"),
-            str(HERE / script),
-        ]
+        command = (
+            [str(self.settings.bin_dir / script), *args]
+            if not script.endswith(".py")
+            else [str(self.settings.bin_dir / "python"), str(HERE / script)]
+        )
+        argv = [str(self.settings.bin_dir / "opentelemetry-instrument"), *command]
         process = Process(name, argv, env, self.settings.work_dir / f"{name}.log")
         self.services[name] = process
         return process
@@ -327,24 +363,29 @@ class Stack:
         return order
 
     def wait_fulfilled(self, timeout: float = 30.0) -> None:
-        """Until the consumer has marked every order fulfilled in Redis."""
+        """Until the consumer has marked every order fulfilled in Redis and the notifier has
+        confirmed it."""
         import redis
 
         store = redis.Redis.from_url(self.settings.redis_url)
         deadline = time.monotonic() + timeout
         try:
-            pending = [o.order_id for o in self.orders]
-            while pending:
-                states = store.mget([f"{self.key_prefix}order:{oid}" for oid in pending])
-                pending = [oid for oid, s in zip(pending, states) if s != b"fulfilled"]
-                if pending and time.monotonic() > deadline:
-                    log = self.services["fulfilment"].log
-                    raise StackError(
-                        f"orders not fulfilled in {timeout}s: {pending}; consumer log:\n"
-                        + _tail(log)
-                    )
-                if pending:
-                    time.sleep(0.05)
+            for service, key, state in (
+                ("fulfilment", "order", b"fulfilled"),
+                ("notifier", "confirmed", b"confirmed"),
+            ):
+                pending = [o.order_id for o in self.orders]
+                while pending:
+                    states = store.mget([f"{self.key_prefix}{key}:{oid}" for oid in pending])
+                    pending = [oid for oid, s in zip(pending, states) if s != state]
+                    if pending and time.monotonic() > deadline:
+                        log = self.services[service].log
+                        raise StackError(
+                            f"orders not {state.decode()} in {timeout}s: {pending};"
+                            f" {service} log:\n" + _tail(log)
+                        )
+                    if pending:
+                        time.sleep(0.05)
         finally:
             store.close()
 
@@ -360,7 +401,7 @@ class Stack:
 
     def _shutdown(self) -> None:
         # Callers first, so no request is in flight when its callee goes.
-        for name in ("frontend", "gateway", "orders", "inventory", "fulfilment"):
+        for name in ("frontend", "gateway", "orders", "inventory", "fulfilment", "notifier"):
             process = self.services.pop(name, None)
             if process is not None:
                 self.exit_codes[name] = process.terminate()
@@ -377,6 +418,12 @@ class Stack:
             store = redis.Redis.from_url(self.settings.redis_url)
             try:
                 keys = list(store.scan_iter(match=f"{self.key_prefix}*"))
+                # The run's Celery queue (empty by now) and kombu's bindings of it.
+                keys += [
+                    self.queue.encode(),
+                    f"_kombu.binding.{self.queue}".encode(),
+                    f"_kombu.binding_permanent.{self.queue}".encode(),
+                ]
                 if keys:
                     store.delete(*keys)
             finally:

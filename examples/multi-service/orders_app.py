@@ -1,5 +1,6 @@
 """The orders service (Django, one file): ``POST /orders`` with ``{"item", "quantity"}`` gives
-the order an id and reserves it with the inventory service over gRPC.
+the order an id, reserves it with the inventory service over gRPC and hands it to the notifier,
+a Celery worker (``notifier.confirm_order``, through the Redis broker).
 
 This module is also the Django settings module (``DJANGO_SETTINGS_MODULE=orders_app``) and the
 URL configuration; ``python orders_app.py`` serves it with Werkzeug's WSGI server.
@@ -15,6 +16,7 @@ from typing import Any
 import grpc
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
+from notifier import confirm_order
 
 # -- settings ------------------------------------------------------------------------------
 
@@ -62,6 +64,7 @@ def place_order(request: HttpRequest) -> JsonResponse:
         "quantity": int(body.get("quantity", 1)),
     }
     reservation = reserve(order)
+    confirm_order.delay(order["order_id"])
     return JsonResponse({**order, "reserved_total": reservation["reserved_total"]}, status=201)
 
 

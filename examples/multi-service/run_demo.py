@@ -1,10 +1,11 @@
 """What ``scripts/demo-services`` runs: the whole multi-service demo, then what the Collector got.
 
-Starts a Collector and the five services (``demo_stack.py``), sends a few checkouts through the
-front end, waits for the Kafka consumer to fulfil them, stops everything, and prints from the
-Collector's file output each trace as a tree across services, then the metrics each service
-sent. Exits 1, saying what is wrong, when a trace is broken: it does not reach every service,
-has more or less than one root, or holds a span whose parent was not received.
+Starts a Collector and the six services (``demo_stack.py``), sends a few checkouts through the
+front end, waits for the Kafka consumer to fulfil them and the Celery worker to confirm them,
+stops everything, and prints from the Collector's file output each trace as a tree across
+services, then the metrics each service sent. Exits 1, saying what is wrong, when a trace is
+broken: it does not reach every service, has more or less than one root, or holds a span whose
+parent was not received.
 
 Usage: python examples/multi-service/run_demo.py [--requests N] [--semconv VALUE] [--keep DIR]
 """
@@ -28,8 +29,8 @@ def heading(title: str) -> None:
 
 def run(settings: Settings, requests: int, keep: bool = False) -> int:
     print("multi-service demo: frontend (Flask) -> gateway (FastAPI) -> orders (Django) ->")
-    print("inventory (gRPC: Redis, Kafka producer) -> fulfilment (Kafka consumer), all under")
-    print("opentelemetry-instrument,", end=" ")
+    print("inventory (gRPC: Redis, Kafka producer) -> fulfilment (Kafka consumer), and orders ->")
+    print("notifier (a Celery task through Redis), all under opentelemetry-instrument,")
     print(f"exporting OTLP to an ocb-built Collector; work dir {settings.work_dir}")
     if settings.semconv_opt_in:
         print(f"OTEL_SEMCONV_STABILITY_OPT_IN={settings.semconv_opt_in}")

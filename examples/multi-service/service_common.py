@@ -1,8 +1,8 @@
-"""What the five demo processes share: their settings, and how they start and stop.
+"""What the six demo processes share: their settings, and how they start and stop.
 
 No OpenTelemetry here: the processes run under ``opentelemetry-instrument``, which sets up the
 SDK and the exporters from ``OTEL_*`` variables and instruments Flask, FastAPI, requests, Django,
-gRPC, Redis and kafka-python as they are imported.
+gRPC, Redis, kafka-python and Celery as they are imported.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tests.support.services import KAFKA_BOOTSTRAP, REDIS_URL  # noqa: E402, F40
 KEY_PREFIX = os.environ.get("DEMO_KEY_PREFIX", "demo:")
 TOPIC = os.environ.get("DEMO_TOPIC", "demo-orders")
 CONSUMER_GROUP = os.environ.get("DEMO_CONSUMER_GROUP", "demo-fulfilment")
+CELERY_QUEUE = os.environ.get("DEMO_CELERY_QUEUE", "demo-notifier")
 
 
 # `kill -USR1 <pid>` prints every thread's stack to the log: what a stuck service is doing.
