@@ -182,6 +182,21 @@ class TestOptions:
         client().get("/user/1/")
         assert [span.name for span in finished()] == ["GET user/<int:uid>/"]
 
+    @pytest.mark.parametrize(("switch", "expected"), [(None, b"True"), ("false", b"False")])
+    def test_instrumentation_below_an_excluded_url_is_suppressed(
+        self, instrument, client, finished, monkeypatch, switch, expected
+    ):
+        """An excluded request's view runs with the instrumentation suppressed (its database
+        or HTTP client call makes no orphan root span); ``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS=
+        false`` restores upstream's behaviour. A traced request is never suppressed."""
+        if switch is not None:
+            monkeypatch.setenv("OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS", switch)
+        instrument(excluded_urls="suppressed")
+        assert client().get("/suppressed/").content == expected
+        assert finished() == []
+        assert client().get("/user/1/").status_code == 200
+        assert len(finished()) == 1
+
     def test_hooks_receive_span_request_response(self, instrument, client, finished):
         """``request_hook(span, request)`` runs at the start, ``response_hook(span, request,
         response)`` before the end; what they set is on the span."""

@@ -16,6 +16,7 @@ urlpatterns = [
     path("user/<int:uid>/", views.user, name="user"),
     re_path(r"^re/(?P<code>[a-z]+)/$", views.regex),
     path("created/", views.created),
+    path("suppressed/", views.suppressed),
     path("boom/", views.boom),
     path("missing/", views.missing),
     path("mw-boom-in/", views.home),  # middleware.RaisingMiddleware raises before the view

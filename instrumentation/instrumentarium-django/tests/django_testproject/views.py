@@ -36,6 +36,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return HttpResponse("home")
 
 
+def suppressed(request: HttpRequest) -> HttpResponse:
+    """Whether the instrumentation is suppressed while the view runs ("True"/"False")."""
+    from instrumentarium.util.safety import is_suppressed
+
+    return HttpResponse(str(is_suppressed()))
+
+
 def created(request: HttpRequest) -> HttpResponse:
     return HttpResponse("created", status=201)
 

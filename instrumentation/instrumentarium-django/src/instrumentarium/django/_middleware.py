@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 
 from opentelemetry import context as otel_context
 
@@ -95,10 +95,25 @@ class _DjangoCall(ServerCall):
     queries: Optional[ExitStack]
 
 
+class _Excluded:
+    """A request for an excluded URL: untraced, and so is what it calls (``token`` undoes the
+    suppression; None when ``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS`` switched it off)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: Optional[object]) -> None:
+        self.token = token
+
+    def leave(self) -> None:
+        if self.token is not None:
+            _detach(self.token)  # type: ignore[arg-type]
+
+
 @_BEGINNING
-def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
+def _begin(request: HttpRequest, asgi: bool) -> Union[_DjangoCall, _Excluded, None]:
     """Start the request's span (named by the method until the URL is resolved) and make it
-    current; None when nothing is instrumented or the URL is excluded."""
+    current; ``_Excluded`` (the instrumentation below suppressed) when the URL is excluded; None
+    when nothing is instrumented."""
     telemetry = ACTIVE.global_
     if telemetry is None:
         return None
@@ -111,7 +126,7 @@ def _begin(request: HttpRequest, asgi: bool) -> Optional[_DjangoCall]:
             described.protocol = f"HTTP/{version}"
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(_url_without_query(request, described)):
-        return None
+        return _Excluded(telemetry.enter_excluded())
     traced = None
     if telemetry.traced_attrs:
         traced = _traced_attributes(request, telemetry.traced_attrs)
@@ -314,6 +329,11 @@ class OpenTelemetryMiddleware:
         call = _begin(request, False)
         if call is None:
             return self.get_response(request)
+        if isinstance(call, _Excluded):
+            try:
+                return self.get_response(request)
+            finally:
+                call.leave()
         try:
             response = self.get_response(request)
         except BaseException as exc:  # only when Django itself lets it escape
@@ -326,6 +346,11 @@ class OpenTelemetryMiddleware:
         call = _begin(request, True)
         if call is None:
             return await get_response(request)
+        if isinstance(call, _Excluded):
+            try:
+                return await get_response(request)
+            finally:
+                call.leave()
         try:
             response = await get_response(request)
         except BaseException as exc:  # cancellation (client gone) included

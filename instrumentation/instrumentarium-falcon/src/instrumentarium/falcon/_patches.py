@@ -89,7 +89,7 @@ def _app_call(
     environ, start_response = args
     started = _start(telemetry, environ)
     if started is None:  # excluded, or our step failed: Falcon runs untraced
-        return wrapped(environ, start_response)
+        return telemetry.run_declined(WsgiRequest(environ), wrapped, environ, start_response)
     call, token, current = started
     try:
         result = wrapped(environ, traced_start_response(call, start_response))

@@ -135,7 +135,7 @@ def _wsgi_app(
     environ, start_response = args
     call = _enter(telemetry, environ)
     if call is None:  # excluded, or our step failed: Flask runs untraced
-        return wrapped(environ, start_response)
+        return telemetry.run_declined(WsgiRequest(environ), wrapped, environ, start_response)
     try:
         result = wrapped(
             environ, traced_start_response(call, start_response, telemetry.response_hook)

@@ -104,7 +104,7 @@ def _router_call(
     environ, start_response = args
     started = _start(telemetry, environ)
     if started is None:  # excluded, or our step failed: Pyramid runs untraced
-        return wrapped(environ, start_response)
+        return telemetry.run_declined(WsgiRequest(environ), wrapped, environ, start_response)
     call, token = started
     try:
         result = wrapped(environ, traced_start_response(call, start_response))

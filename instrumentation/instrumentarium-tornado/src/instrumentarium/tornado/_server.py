@@ -24,7 +24,7 @@ Tornado's and the user's code never runs inside one.
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, Callable, Final, Optional
+from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry.metrics import Histogram
@@ -175,9 +175,23 @@ def execute(
     if telemetry is None:
         return wrapped(*args, **kwargs)
     call = _begin(telemetry, handler)
-    if call is None:  # excluded, or our step failed: the handler runs untraced
+    if call is None:  # our step failed: the handler runs untraced
         return wrapped(*args, **kwargs)
+    if isinstance(call, _Excluded):  # untraced, and so is what it calls (unless switched off)
+        return _suppressed(wrapped(*args, **kwargs), telemetry)
     return _traced(wrapped(*args, **kwargs), call, handler)
+
+
+async def _suppressed(
+    execution: Coroutine[Any, Any, None], telemetry: TornadoServerTelemetry
+) -> None:
+    # Inside the handler's task, as for a traced request.
+    token = telemetry.enter_excluded()
+    try:
+        await execution
+    finally:
+        if token is not None:
+            _detach(token)  # type: ignore[arg-type]
 
 
 async def _traced(
@@ -193,12 +207,19 @@ async def _traced(
             _end(call, handler)
 
 
+class _Excluded:
+    """What ``_begin`` returns for a request whose URL is excluded."""
+
+
+_EXCLUDED: Final = _Excluded()
+
+
 @_BEGIN
-def _begin(telemetry: TornadoServerTelemetry, handler: Any) -> Optional[TornadoCall]:
+def _begin(telemetry: TornadoServerTelemetry, handler: Any) -> Union[TornadoCall, _Excluded, None]:
     request = handler.request
     excluded = telemetry.excluded
     if excluded is not None and excluded.matches(request.uri or ""):
-        return None
+        return _EXCLUDED
     route = route_of(handler)
     call = TornadoCall(telemetry, TornadoRequest(request))
     try:

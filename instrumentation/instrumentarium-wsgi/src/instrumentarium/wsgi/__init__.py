@@ -30,6 +30,7 @@ from instrumentarium.util.http import (
     ServerTelemetry,
     StartResponse,
     WSGIGetter,
+    WsgiRequest,
     request_url,
     traced_start_response,
     wsgi_getter,
@@ -117,7 +118,7 @@ class OpenTelemetryMiddleware:
         telemetry = self._telemetry
         call = telemetry.start(environ)
         if call is None:  # excluded, or our own step failed (logged): the app runs untraced
-            return self.wsgi(environ, start_response)
+            return telemetry.run_declined(WsgiRequest(environ), self.wsgi, environ, start_response)
         token = _attach(call.context)  # type: ignore[arg-type]
         try:
             result = self.wsgi(

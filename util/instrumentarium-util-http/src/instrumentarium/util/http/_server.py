@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, Final, Optional, Protocol, Union
+from typing import Any, Callable, ClassVar, Final, Optional, Protocol, TypeVar, Union
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -69,6 +69,8 @@ __all__ = [
 
 _time_ns: Final = time.time_ns
 _attach: Final = otel_context.attach
+_R = TypeVar("_R")
+_DECLINED: Final = guard("checking whether an untraced request is excluded")
 _detach: Final = otel_context.detach
 _set_value: Final = otel_context.set_value
 _set_span_in_context: Final = trace.set_span_in_context
@@ -236,6 +238,18 @@ class ServerTelemetry:
         if not self.suppress_excluded:
             return None
         return _attach(_set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+
+    def run_declined(self, request: ServerRequest, app: Callable[..., _R], *args: Any) -> _R:
+        """``app(*args)`` for a request the instrumentor did not trace: for an excluded URL,
+        with the instrumentation below it suppressed (see ``enter_excluded``); after our own
+        failed step, as it is. The shared path of every synchronous server instrumentor."""
+        token = _declined_token(self, request)
+        if token is None:
+            return app(*args)
+        try:
+            return app(*args)
+        finally:
+            _detach(token)  # type: ignore[arg-type]
 
     def begin(self, request: ServerRequest) -> ServerCall:
         """Start the clock on a request and count it as active."""
@@ -696,3 +710,14 @@ class ResponseIterable:
             raise
         finally:
             call.finish()
+
+
+def _declined_token(telemetry: ServerTelemetry, request: ServerRequest) -> Optional[object]:
+    """The suppression token for a declined request whose URL is excluded, else None (also
+    when the check itself fails: logged, and the request goes on unsuppressed)."""
+    if telemetry.excluded is None or not telemetry.suppress_excluded:
+        return None
+    with _DECLINED:
+        if telemetry.is_excluded(request):
+            return telemetry.enter_excluded()
+    return None
