@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -221,6 +222,21 @@ class TestUvicornZeroCode:
         assert [p["sum"] for p in request_size.data_points] == [len('{"name": "ann"}')]
 
 
+def _agent_reaches_spawned_children() -> bool:
+    """Whether ``opentelemetry-instrument`` leaves its start-up directory on ``PYTHONPATH`` once
+    it has run (opentelemetry-instrumentation 0.66b0 and later): before that, a process spawned
+    later (uvicorn's workers, its reloader's server) starts uninstrumented, which no
+    instrumentor can change (upstream #385)."""
+    from opentelemetry.instrumentation.version import __version__ as version
+
+    major, minor = (int(re.match(r"\d+", part).group()) for part in version.split(".")[:2])  # type: ignore[union-attr]
+    return (major, minor) >= (0, 66)
+
+
+@pytest.mark.skipif(
+    not _agent_reaches_spawned_children(),
+    reason="this opentelemetry-instrumentation drops its start-up path before workers spawn",
+)
 class TestWorkers:
     @pytest.mark.parametrize("flag", ["--workers=2", "--reload"])
     def test_every_workers_requests_are_traced(self, flag: str) -> None:

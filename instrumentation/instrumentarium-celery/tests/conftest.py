@@ -7,6 +7,7 @@ through ``instrumentor``, which undoes whatever the test instrumented.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -27,6 +28,18 @@ QUEUE = f"instrumentarium-celery-{uuid.uuid4().hex[:12]}"
 os.environ["CELERY_TEST_QUEUE"] = QUEUE
 sys.path.insert(0, str(HERE))  # celery_app, as the worker subprocesses import it
 import celery_app  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """A worker started in-process sets up logging as Celery's worker does (the root logger's
+    level among it, to the worker's ``loglevel`` on some releases); the tests of other packages
+    that follow must find the root logger as it was."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture(scope="session")
