@@ -120,12 +120,18 @@ def _environ(disabled: bool) -> dict[str, str]:
     environ = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("OTEL_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")
+        if not key.startswith("OTEL_")
+        # PYTHONDONTWRITEBYTECODE would make every run compile every module from source (the
+        # warm-up run writes the bytecode caches a deployed application has)
+        and key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
     }
     environ.update(
         OTEL_TRACES_EXPORTER="none",
         OTEL_METRICS_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
+        # Pyramid imports pkg_resources, which setuptools >= 80.9 deprecates with a warning on
+        # stderr; the run must stay silent for anything else (an instrumentor's error).
+        PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning",
     )
     if disabled:
         environ["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "*"
