@@ -129,8 +129,9 @@ def _environ(disabled: bool) -> dict[str, str]:
         OTEL_TRACES_EXPORTER="none",
         OTEL_METRICS_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
-        # Pyramid imports pkg_resources, which setuptools >= 80.9 deprecates with a warning on
-        # stderr; the run must stay silent for anything else (an instrumentor's error).
+        # Upstream's Pyramid instrumentor imports Pyramid, which imports pkg_resources: recent
+        # setuptools (81 in a fresh venv) deprecates it with a warning on stderr. Only that one
+        # is ignored; any other stderr output (an instrumentor's error) still fails the run.
         PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning",
     )
     if disabled:
