@@ -33,13 +33,11 @@ def load_generate() -> ModuleType:
 
 
 CONFIG = '''\
-from dataclasses import dataclass
 from typing import Optional
 
 from instrumentarium.util.config import Config, option
 
 
-@dataclass(frozen=True)
 class FooConfig(Config):
     """Not an option: the docstring."""
 
@@ -110,7 +108,7 @@ def make_repo(root: Path) -> Path:
 
 
 class TestReadingOptions:
-    """What ``ast`` reads from a ``_config.py`` equals what the dataclass declares."""
+    """What ``ast`` reads from a ``_config.py`` equals what the class declares."""
 
     @pytest.mark.parametrize(
         ("config_file", "module", "name"),
@@ -208,8 +206,8 @@ class TestRendering:
     def test_several_configs_need_a_named_marker(self, tmp_path: Path) -> None:
         """With two configs the README marker names one; the plain marker is an error."""
         pkg = make_repo(tmp_path)
-        second = CONFIG.split("@dataclass", 1)[1].replace("FooConfig", "BarConfig")
-        (pkg / "_config.py").write_text(CONFIG + "\n\n@dataclass" + second)
+        second = CONFIG.split("class FooConfig", 1)[1]
+        (pkg / "_config.py").write_text(CONFIG + "\n\nclass BarConfig" + second)
         generate = load_generate()
         assert generate.main(["--root", str(tmp_path)]) == 1
         readme = pkg.parents[2] / "README.md"

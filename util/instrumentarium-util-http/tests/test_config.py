@@ -281,7 +281,6 @@ class TestDeclaredOptions:
 
     @staticmethod
     def _config() -> type[Config]:
-        @dataclasses.dataclass(frozen=True)
         class DemoConfig(Config):
             request_hook: Optional[Callable[..., None]] = option(None, doc="called first")
             enabled: bool = option(
@@ -323,6 +322,45 @@ class TestDeclaredOptions:
         """Two configurations never share a list default."""
         config_type = self._config()
         assert config_type.resolve({}).names is not config_type.resolve({}).names  # type: ignore[attr-defined]
+
+    def test_behaves_like_a_frozen_keyword_only_dataclass(self) -> None:
+        """The class builder gives what ``@dataclass(frozen=True, kw_only=True)`` would: every
+        field on the instance (plain ones too), equality and hash by value, a readable repr,
+        clear errors for unknown or positional arguments, no deleting."""
+        config_type = self._config()
+        first = config_type(enabled=False)
+        assert first == config_type(enabled=False)
+        assert first != config_type(enabled=True)
+        assert first != object()
+        assert first.not_an_option == 3  # type: ignore[attr-defined]
+        assert "not_an_option" not in vars(config_type)  # the default lives on the instance
+        assert repr(first) == (
+            "TestDeclaredOptions._config.<locals>.DemoConfig(request_hook=None, enabled=False,"
+            " excluded_urls=None, names=[], not_an_option=3)"
+        )
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            config_type(nope=1)
+        with pytest.raises(TypeError):
+            config_type(None)  # type: ignore[misc]  # keyword-only, as upstream's keywords
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del first.enabled  # type: ignore[attr-defined]
+        hashable = _WithProviders()
+        assert hash(hashable) == hash(_WithProviders())
+
+    def test_a_subclass_redeclares_a_field_in_place(self) -> None:
+        """A subclass may change an inherited field's default: it keeps its position."""
+
+        class Narrower(_WithProviders):
+            tracer_provider: Optional[object] = option("mine", doc="where spans go here")
+
+        assert [opt.name for opt in Narrower.options()] == [
+            "tracer_provider",
+            "meter_provider",
+            "hook",
+        ]
+        assert Narrower.options()[0].default == "mine"
+        assert Narrower().tracer_provider == "mine"
+        assert _WithProviders().tracer_provider is None
 
     def test_bad_env_value_warns_and_uses_default(
         self, monkeypatch: pytest.MonkeyPatch, warnings_log: pytest.LogCaptureFixture
@@ -399,7 +437,6 @@ class TestActiveConfig:
             del sys.modules[module.__name__]
 
 
-@dataclasses.dataclass(frozen=True)
 class _WithProviders(ProviderConfig):
     hook: Optional[Callable[[], None]] = option(None, doc="a hook")
 

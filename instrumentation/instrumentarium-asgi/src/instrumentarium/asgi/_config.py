@@ -7,7 +7,6 @@ Starlette and FastAPI, subclass it for their own keywords and environment variab
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from opentelemetry.metrics import Meter, MeterProvider
@@ -46,7 +45,6 @@ def parse_exclude_spans(text: str) -> tuple[str, ...]:
     return items
 
 
-@dataclass(frozen=True)
 class AsgiConfig(Config):
     """The middleware's options, in the order of upstream's signature."""
 

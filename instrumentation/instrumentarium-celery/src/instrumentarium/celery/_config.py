@@ -6,7 +6,6 @@ The README's options table and the instrumentor's docstring are generated from t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from opentelemetry.metrics import MeterProvider
@@ -17,7 +16,6 @@ from instrumentarium.util.config import Config, option
 __all__ = ["CeleryConfig"]
 
 
-@dataclass(frozen=True)
 class CeleryConfig(Config):
     """The resolved options of one ``instrument()`` (upstream's keywords, in its order)."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -19,7 +18,6 @@ RequestHook = Callable[[Span, "HttpRequest"], None]
 ResponseHook = Callable[[Span, "HttpRequest", "HttpResponseBase"], None]
 
 
-@dataclass(frozen=True)
 class DjangoConfig(ProviderConfig):
     """Django's options, in the order upstream's ``instrument()`` reads them."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any, Callable, Final, Optional
 
 from instrumentarium.util.patching import Patch, PatchSet
@@ -44,12 +43,15 @@ _OUR_PATHS: Final = frozenset(
 )
 
 
-@dataclass(frozen=True)
 class Added:
-    """What ``insert_middleware`` changed, for ``remove_middleware``."""
+    """What ``insert_middleware`` changed, for ``remove_middleware``. (A plain class: this module
+    is imported at start-up, where a dataclass would cost a millisecond to build.)"""
 
-    settings: Any  # the concrete settings object (behind ``django.conf.settings``)
-    path: str
+    __slots__ = ("path", "settings")
+
+    def __init__(self, settings: Any, path: str) -> None:
+        self.settings = settings  # the concrete settings object (behind ``django.conf.settings``)
+        self.path = path
 
 
 def configured_settings() -> Optional[Any]:

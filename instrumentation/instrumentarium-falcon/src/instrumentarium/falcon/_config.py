@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from opentelemetry.metrics import MeterProvider
@@ -20,7 +19,6 @@ RequestHook = Callable[[Span, "falcon.Request"], None]
 ResponseHook = Callable[[Span, "falcon.Request", "falcon.Response"], None]
 
 
-@dataclass(frozen=True)
 class FalconConfig(Config):
     """Falcon's options, in the order upstream's ``instrument()`` reads them."""
 

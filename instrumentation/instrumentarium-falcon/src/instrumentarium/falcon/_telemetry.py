@@ -17,13 +17,13 @@ logged once and the request goes on.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, Union
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from instrumentarium.asgi._telemetry import AsgiCall, AsgiTelemetry
+from instrumentarium.util.config import Config
 from instrumentarium.util.http import (
     AsgiRequest,
     ServerCall,
@@ -78,8 +78,7 @@ class FalconTelemetry(ServerTelemetry):
         self.asgi = FalconAsgiTelemetry(config, self)
 
 
-@dataclass(frozen=True)
-class _AsgiOptions:
+class _AsgiOptions(Config):
     """A ``FalconConfig`` as the ASGI core reads its options: Falcon's providers and excluded
     URLs; Falcon's own hooks instead of the ASGI ones; headers captured as the environment
     says; no ``send`` / ``receive`` spans (one span per request, as for a WSGI app)."""
@@ -109,7 +108,11 @@ class FalconAsgiTelemetry(AsgiTelemetry):
     __slots__ = ("request_hook", "response_hook", "traced_attrs")
 
     def __init__(self, config: FalconConfig, wsgi: FalconTelemetry) -> None:
-        options = _AsgiOptions(config.tracer_provider, config.meter_provider, config.excluded_urls)
+        options = _AsgiOptions(
+            tracer_provider=config.tracer_provider,
+            meter_provider=config.meter_provider,
+            excluded_urls=config.excluded_urls,
+        )
         super().__init__(options, _SCOPE, __version__, "FALCON", route_of=_unrouted)
         self.request_hook = wsgi.request_hook
         self.response_hook = wsgi.response_hook

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from opentelemetry.metrics import MeterProvider
@@ -16,7 +15,6 @@ from instrumentarium.util.config import Config, option
 __all__ = ["FastAPIConfig"]
 
 
-@dataclass(frozen=True)
 class FastAPIConfig(Config):
     """FastAPI's options, in the order of upstream's ``instrument_app`` signature."""
 

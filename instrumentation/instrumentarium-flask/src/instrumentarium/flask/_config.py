@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -17,7 +16,6 @@ RequestHook = Callable[[Span, Environ], None]
 ResponseHook = Callable[[Span, str, "list[tuple[str, str]]"], None]
 
 
-@dataclass(frozen=True)
 class FlaskConfig(ProviderConfig):
     """Flask's options, in the order of upstream's ``instrument_app`` signature."""
 

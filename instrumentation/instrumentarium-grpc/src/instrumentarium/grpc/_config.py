@@ -8,7 +8,6 @@ the instrumentors' constructor argument; a ``filter_`` given to ``instrument()``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from opentelemetry.trace import Span
@@ -25,7 +24,6 @@ RequestHook = Callable[[Span, Any], None]
 ResponseHook = Callable[[Span, Any], None]
 
 
-@dataclass(frozen=True)
 class _GrpcConfig(ProviderConfig):
     """What both sides take."""
 
@@ -38,12 +36,10 @@ class _GrpcConfig(ProviderConfig):
     )
 
 
-@dataclass(frozen=True)
 class GrpcServerConfig(_GrpcConfig):
     """The resolved options of a server instrumentor or interceptor."""
 
 
-@dataclass(frozen=True)
 class GrpcClientConfig(_GrpcConfig):
     """The resolved options of a client instrumentor or interceptor."""
 

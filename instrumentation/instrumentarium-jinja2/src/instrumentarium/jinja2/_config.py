@@ -7,7 +7,6 @@ has one keyword and no environment variable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from opentelemetry.trace import TracerProvider
@@ -17,7 +16,6 @@ from instrumentarium.util.config import Config, option
 __all__ = ["Jinja2Config"]
 
 
-@dataclass(frozen=True)
 class Jinja2Config(Config):
     """The options of ``instrument()`` (upstream's keywords)."""
 

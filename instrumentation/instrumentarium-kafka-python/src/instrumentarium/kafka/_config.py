@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from opentelemetry.trace import Span
@@ -17,7 +16,6 @@ ProduceHook = Callable[[Span, tuple[Any, ...], dict[str, Any]], None]
 ConsumeHook = Callable[[Span, Any, tuple[Any, ...], dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
 class KafkaConfig(ProviderConfig):
     """The resolved options of one ``instrument()``."""
 

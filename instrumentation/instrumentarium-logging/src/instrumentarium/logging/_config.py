@@ -7,7 +7,6 @@ instrumentor's docstring are generated from this declaration (``scripts/generate
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Callable, Final, Optional, Union
 
 from opentelemetry.trace import Span, TracerProvider
@@ -60,7 +59,6 @@ def parse_level(text: str) -> int:
     return level
 
 
-@dataclass(frozen=True)
 class LoggingConfig(Config):
     """The resolved options of one ``instrument()`` (upstream's keywords, in its order)."""
 

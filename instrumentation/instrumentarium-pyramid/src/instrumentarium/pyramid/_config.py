@@ -7,7 +7,6 @@ every instrumentarium server instrumentor has, so that a test or a second provid
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from opentelemetry.metrics import MeterProvider
@@ -18,7 +17,6 @@ from instrumentarium.util.config import Config, option
 __all__ = ["PyramidConfig"]
 
 
-@dataclass(frozen=True)
 class PyramidConfig(Config):
     """Pyramid's options."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Final, Optional
 
 from opentelemetry.trace import Span
@@ -32,7 +31,6 @@ def parse_flag(text: str) -> bool:
     raise ValueError("not a boolean (use true or false)")
 
 
-@dataclass(frozen=True)
 class RedisConfig(ProviderConfig):
     """The resolved options of one ``instrument()`` or ``instrument_client()``."""
 

@@ -8,7 +8,6 @@ options table and the instrumentor's docstring are generated from this declarati
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -25,7 +24,6 @@ RequestHook = Callable[[Span, "requests.PreparedRequest"], None]
 ResponseHook = Callable[[Span, "requests.PreparedRequest", "requests.Response"], None]
 
 
-@dataclass(frozen=True)
 class RequestsConfig(HttpClientConfig):
     """The options of ``instrument()`` and ``instrument_session()`` (upstream's keywords): the
     providers of ``HttpClientConfig``, then these."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Optional, Union
 
 from opentelemetry.metrics import MeterProvider
@@ -16,7 +15,6 @@ from instrumentarium.util.config import Config, option
 __all__ = ["StarletteConfig"]
 
 
-@dataclass(frozen=True)
 class StarletteConfig(Config):
     """Starlette's options: upstream's ``instrument_app`` keywords, then the ASGI middleware's
     that upstream's Starlette cannot pass (excluded URLs as a keyword, header lists, spans)."""

@@ -7,7 +7,6 @@ instrumentor's docstring are generated from this declaration (``scripts/generate
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -27,7 +26,6 @@ ClientRequestHook = Callable[[Span, "tornado.httpclient.HTTPRequest"], None]
 ClientResponseHook = Callable[[Span, "Future[tornado.httpclient.HTTPResponse]"], None]
 
 
-@dataclass(frozen=True)
 class TornadoConfig(ProviderConfig):
     """The options of ``instrument()``, in the order of upstream's keywords (the providers of
     ``ProviderConfig`` first), then the two its environment variables configure."""

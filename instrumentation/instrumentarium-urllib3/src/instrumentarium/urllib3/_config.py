@@ -7,7 +7,6 @@ instrumentor's docstring are generated from this declaration (``scripts/generate
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -28,7 +27,6 @@ ResponseHook = Callable[
 URLFilter = Callable[[str], str]
 
 
-@dataclass(frozen=True)
 class URLLib3Config(HttpClientConfig):
     """The options of ``instrument()`` (upstream's keywords): the providers of
     ``HttpClientConfig``, then these."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from opentelemetry.trace import Span
@@ -17,7 +16,6 @@ RequestHook = Callable[[Span, Environ], None]
 ResponseHook = Callable[[Span, Environ, str, "list[tuple[str, str]]"], None]
 
 
-@dataclass(frozen=True)
 class WsgiConfig(ProviderConfig):
     """The middleware's options, resolved when it is constructed."""
 

@@ -1,13 +1,12 @@
 """Configuration: declared once as data, resolved once at ``instrument()``, held in one place.
 
-**Options declared once.** An instrumentor's options are the fields of a frozen dataclass,
-``<Lib>Config``, each made with ``option(...)``: its keyword argument (the field's name), its
+**Options declared once.** An instrumentor's options are the fields of ``<Lib>Config``, a frozen
+``Config`` subclass, each made with ``option(...)``: its keyword argument (the field's name), its
 default, its environment variable and a one-line doc. Everything else is derived: the values
 (``Config.resolve(kwargs)``: keyword argument, else environment, else default), the README's
 options table and the instrumentor's docstring (``scripts/generate`` renders both from
 ``Config.options()``)::
 
-    @dataclass(frozen=True)
     class FlaskConfig(Config):
         request_hook: Optional[RequestHook] = option(None, doc="``hook(span, environ)``, ...")
         excluded_urls: ExcludedUrlsOption = option(
@@ -27,6 +26,7 @@ while any of them is set. A patched call asks ``config_for(obj)``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 import threading
@@ -55,19 +55,52 @@ __all__ = [
     "compile_patterns",
 ]
 
-_OPTION_KEY: Final = "instrumentarium.option"
+_NO_DEFAULT: Final[Any] = object()
 
 
-@dataclasses.dataclass(frozen=True)
 class Option:
     """What one option is: the facts the docs and the resolution are derived from."""
 
-    name: str  # the keyword argument
-    default: Any
-    doc: str  # one line, Markdown/reST inline literals allowed
-    env: tuple[str, ...]  # the environment variables read when the keyword is not given
-    parse: Optional[Callable[[str], Any]]  # env text -> value; None: the component reads it
-    type: str  # the annotation, as written
+    __slots__ = ("default", "doc", "env", "name", "parse", "type")
+
+    def __init__(
+        self,
+        name: str,  # the keyword argument
+        default: Any,
+        doc: str,  # one line, Markdown/reST inline literals allowed
+        env: tuple[str, ...],  # the environment variables read when the keyword is not given
+        parse: Optional[Callable[[str], Any]],  # env text -> value; None: the component reads it
+        type: str,  # the annotation, as written
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.doc = doc
+        self.env = env
+        self.parse = parse
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"Option({self.name!r}, default={self.default!r}, env={self.env!r})"
+
+
+class _Field:
+    """A declared field of a ``Config``: its default (or a factory for a mutable one), and
+    what ``option()`` said about it (None: a plain field, not an option)."""
+
+    __slots__ = ("default", "factory", "meta")
+
+    def __init__(
+        self,
+        default: Any,
+        factory: Optional[Callable[[], Any]] = None,
+        meta: Optional[tuple[str, tuple[str, ...], Optional[Callable[[str], Any]]]] = None,
+    ) -> None:
+        self.default = default
+        self.factory = factory
+        self.meta = meta
+
+    def value(self) -> Any:
+        return self.default if self.factory is None else self.factory()
 
 
 def option(
@@ -82,45 +115,101 @@ def option(
     ``env`` names the variable(s) that configure the option when its keyword argument is not
     given. With ``parse``, ``Config.resolve`` reads the first one set and parses it; without,
     ``env`` is documentation only, because the component the value is passed to (``ExcludedUrls``,
-    ``HeaderCapture``) reads its variables itself.
+    ``HeaderCapture``) reads its variables itself. A list, dict or set default is copied for
+    each configuration.
     """
     names = (env,) if isinstance(env, str) else tuple(env or ())
-    meta = {_OPTION_KEY: (doc, names, parse)}
+    meta = (doc, names, parse)
     if isinstance(default, (list, dict, set)):
         value = default
-        return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+        return _Field(default, lambda: type(value)(value), meta)
+    return _Field(default, None, meta)
 
 
 C = TypeVar("C", bound="Config")
 
 
-@dataclasses.dataclass(frozen=True)
 class Config:
-    """Base of every ``<Lib>Config``: resolved options, frozen once built."""
+    """Base of every ``<Lib>Config``: resolved options, frozen once built.
 
+    A subclass declares its fields as annotated class attributes, as for a dataclass, and gets
+    what ``@dataclass(frozen=True, kw_only=True)`` would give it: a keyword-only ``__init__``,
+    ``__eq__``, ``__hash__`` and ``__repr__`` over them, its bases' fields first. Not
+    ``@dataclass`` itself: ``opentelemetry-instrument`` builds every instrumentor's
+    configuration class at start-up, and a dataclass takes about a millisecond to build (it
+    compiles the source of each generated method), a third of our start-up imports.
+    """
+
+    _fields: ClassVar[dict[str, _Field]] = {}
     _options: ClassVar[Optional[tuple[Option, ...]]] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = dict(cls._fields)
+        namespace = cls.__dict__
+        for name, annotation in _own_annotations(cls).items():
+            if "ClassVar" in str(annotation):
+                continue
+            declared = namespace.get(name, _NO_DEFAULT)
+            field = declared if isinstance(declared, _Field) else _Field(declared)
+            fields[name] = field
+            if declared is not _NO_DEFAULT:
+                delattr(cls, name)  # the value lives on each instance
+        cls._fields = fields
+        cls._options = None
+
+    def __init__(self, **values: Any) -> None:
+        for name, field in self._fields.items():
+            if name in values:
+                value = values.pop(name)
+            elif field.default is _NO_DEFAULT:
+                raise TypeError(f"{type(self).__name__}() missing keyword argument {name!r}")
+            else:
+                value = field.value()
+            object.__setattr__(self, name, value)
+        if values:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword(s) {sorted(values)}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({values})"
 
     @classmethod
     def options(cls) -> tuple[Option, ...]:
         """The declared options, in declaration order."""
         found = cls.__dict__.get("_options")
         if found is None:
+            annotations: dict[str, Any] = {}
+            for klass in reversed(cls.__mro__):
+                annotations.update(_own_annotations(klass))
             found = tuple(
                 Option(
-                    name=field.name,
-                    default=(
-                        field.default
-                        if field.default is not dataclasses.MISSING
-                        else field.default_factory()  # type: ignore[operator]
-                    ),
-                    doc=field.metadata[_OPTION_KEY][0],
-                    env=field.metadata[_OPTION_KEY][1],
-                    parse=field.metadata[_OPTION_KEY][2],
-                    type=str(field.type),
+                    name=name,
+                    default=field.value(),
+                    doc=field.meta[0],
+                    env=field.meta[1],
+                    parse=field.meta[2],
+                    type=str(annotations.get(name, "")),
                 )
-                for field in dataclasses.fields(cls)
-                if _OPTION_KEY in field.metadata
+                for name, field in cls._fields.items()
+                if field.meta is not None
             )
             cls._options = found
         return found
@@ -147,16 +236,23 @@ class Config:
         return cls(**values)
 
 
-@dataclasses.dataclass(frozen=True)
+def _own_annotations(cls: type) -> dict[str, Any]:
+    """The annotations a class declares itself (not its bases'), in order."""
+    get_annotations = getattr(inspect, "get_annotations", None)  # Python 3.10+
+    if get_annotations is not None:
+        found: dict[str, Any] = get_annotations(cls)
+        return found
+    return dict(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063  # Python 3.9
+
+
 class ProviderConfig(Config):
     """A ``Config`` with the two options every instrumentor takes, declared here once; a
     subclass's own options follow them."""
 
-    # ruff knows ``option`` returns a field only where it is imported (pyproject.toml).
-    tracer_provider: Optional[TracerProvider] = option(  # noqa: RUF009
+    tracer_provider: Optional[TracerProvider] = option(
         None, doc="where spans go; None: the global tracer provider"
     )
-    meter_provider: Optional[MeterProvider] = option(  # noqa: RUF009
+    meter_provider: Optional[MeterProvider] = option(
         None, doc="where metrics go; None: the global meter provider"
     )
 

@@ -45,7 +45,6 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any, Final, Optional, Union
 
 from opentelemetry import context as otel_context
@@ -187,7 +186,6 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
 class HttpClientConfig(ProviderConfig):
     """The options every HTTP client instrumentor has; its ``<Lib>Config`` adds its own."""
 
