@@ -7,14 +7,14 @@ import os
 import platform
 import subprocess
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from . import decomposition
 from .driver import Budget, WorkloadResult
 from .envs import ROOT
 from .stats import ratio, summarize
 
-__all__ = ["analyse", "markdown", "run_metadata"]
+__all__ = ["analyse", "markdown", "rule_verdicts", "run_metadata"]
 
 _OTEL = (
     "opentelemetry-api",
@@ -186,6 +186,54 @@ def _ratio(summary: Optional[dict[str, Any]]) -> str:
     return f"{summary['median']:.2f} ±{summary['iqr'] / 2:.2f}"
 
 
+# The performance rule (DEVELOPERS.md): ours/upstream <= 1; ours/floor in app <= 1.15; ours/upstream
+# <= 0.5 where the telemetry is upstream's and the floor allows it.
+RULE_UPSTREAM: Final = 1.0
+RULE_FLOOR: Final = 1.15
+RULE_HALF: Final = 0.5
+
+
+def _paired(analysis: dict[str, Any], variant: str) -> Optional[list[float]]:
+    """The variant's per-round overhead (minus bare of the same round); None when absent."""
+    variants = analysis["variants"]
+    if variant not in variants:
+        return None
+    bare = variants["bare"]["per_round_us"]
+    return [v - b for v, b in zip(variants[variant]["per_round_us"], bare)]
+
+
+def rule_verdicts(analysis: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """The three parts of the performance rule for one workload, with the in-app floor's own
+    share of upstream's overhead: above 1, no instrumentor emitting our telemetry can be under
+    upstream's overhead (rule 1 is out of reach); above 0.5, rule 3 is. None without a floor."""
+    floor = _paired(analysis, "bare+floor")
+    if floor is None:
+        return None
+    theirs = _paired(analysis, "upstream")
+    if theirs is None:
+        return None
+    floor_share = _ratios(floor, theirs)
+    ours_up = analysis["ratios"]["ours_over_upstream"]
+    ours_floor = analysis["ratios"]["ours_over_floor_in_app"]
+    if floor_share is None or ours_up is None or ours_floor is None:
+        return None
+    share = floor_share["median"]
+
+    def verdict(value: float, limit: float, reachable: bool) -> str:
+        if value <= limit:
+            return f"met ({value:.2f})"
+        if not reachable:
+            return f"out of reach ({value:.2f}; the floor alone is {share:.2f})"
+        return f"not met ({value:.2f})"
+
+    return {
+        "floor_over_upstream": floor_share,
+        "rule1": verdict(ours_up["median"], RULE_UPSTREAM, share < RULE_UPSTREAM),
+        "rule2": verdict(ours_floor["median"], RULE_FLOOR, True),
+        "rule3": verdict(ours_up["median"], RULE_HALF, share < RULE_HALF),
+    }
+
+
 def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
     ours = meta["instrumentarium"]
     batch = (
@@ -238,6 +286,32 @@ def markdown(meta: dict[str, Any], analyses: dict[str, dict[str, Any]]) -> str:
         "HTTP clients, gRPC) each call runs in a transaction of its own, since sentry sends "
         "client spans only inside one.",
     ]
+    lines += [
+        "",
+        "### The performance rule",
+        "",
+        "Rule 1: our overhead at most upstream's (ours/upstream ≤ 1, our extra metrics "
+        "included). Rule 2: at most 1.15 times the in-app floor. Rule 3: at most half of "
+        "upstream's, where the telemetry is upstream's and the floor allows it. "
+        "floor ÷ upstream: the in-app floor over upstream's overhead, round by round: above 1, "
+        "the SDK calls of our telemetry alone cost more than all of upstream's overhead, so "
+        "rule 1 is out of reach; above 0.5, rule 3 is.",
+        "",
+        "| workload | floor ÷ upstream | rule 1 (≤ 1) | rule 2 (≤ 1.15) | rule 3 (≤ 0.5) |",
+        "|---|---:|---|---|---|",
+    ]
+    for name, analysis in analyses.items():
+        verdicts = rule_verdicts(analysis)
+        if verdicts is None:  # no telemetry, no floor: only rule 1 applies
+            ours_up = analysis["ratios"]["ours_over_upstream"]
+            met = ours_up is not None and ours_up["median"] <= RULE_UPSTREAM
+            rule1 = f"{'met' if met else 'not met'} ({_ratio(ours_up)})"
+            lines.append(f"| {name} | n/a | {rule1} | n/a | n/a |")
+            continue
+        lines.append(
+            f"| {name} | {_ratio(verdicts['floor_over_upstream'])} | {verdicts['rule1']} "
+            f"| {verdicts['rule2']} | {verdicts['rule3']} |"
+        )
     lines += ["", "Floor, per call (captured from one instrumentarium call, in order):", ""]
     lines += [
         f"- {name}: {analysis['floor_calls'] or 'none (the instrumentor emits no telemetry)'}"
