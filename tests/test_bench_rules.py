@@ -15,8 +15,14 @@ from harness.report import markdown, rule_verdicts  # noqa: E402
 from harness.stats import summarize  # noqa: E402
 
 
-def _analysis(ours: float, upstream: float, floor_in_app: Optional[float]) -> dict[str, Any]:
-    """Three rounds with bare at 10 µs and the given overheads (the same in every round)."""
+def _analysis(
+    ours: float,
+    upstream: float,
+    floor_in_app: Optional[float],
+    extra_record_us: Optional[float] = None,
+) -> dict[str, Any]:
+    """Three rounds with bare at 10 µs and the given overheads (the same in every round);
+    with ``extra_record_us``, ours records a histogram upstream does not, at that cost."""
     bare = [10.0, 10.0, 10.0]
     variants: dict[str, Any] = {
         "bare": {"per_round_us": bare},
@@ -33,7 +39,20 @@ def _analysis(ours: float, upstream: float, floor_in_app: Optional[float]) -> di
             **summarize([ours / floor_in_app] * 3).as_dict(),
             "rounds": 3,
         }
-    return {"variants": variants, "ratios": ratios}
+    telemetry: dict[str, Any] = {
+        "instrumentarium": {"metrics": {"http.client.duration": []}},
+        "upstream": {"metrics": {"http.client.duration": []}},
+    }
+    rows = [{"call": "start_span", "in_app_us": 10.0}]
+    if extra_record_us is not None:
+        telemetry["instrumentarium"]["metrics"]["db.client.operation.duration"] = []
+        rows.append({"call": "db.client.operation.duration.record", "in_app_us": extra_record_us})
+    return {
+        "variants": variants,
+        "ratios": ratios,
+        "telemetry": telemetry,
+        "decomposition": {"rows": rows},
+    }
 
 
 def test_every_part_met() -> None:
@@ -69,6 +88,28 @@ def test_a_floor_above_upstream_puts_rule_1_out_of_reach() -> None:
     assert verdicts["rule2"] == "met (1.05)"
 
 
+def test_an_excess_below_the_cost_of_the_metrics_upstream_lacks_is_out_of_reach() -> None:
+    """Ours records a histogram upstream does not: 12 µs over upstream, the record costs 15."""
+    verdicts = rule_verdicts(
+        _analysis(ours=112.0, upstream=100.0, floor_in_app=80.0, extra_record_us=15.0)
+    )
+    assert verdicts is not None
+    assert verdicts["extra_metrics"] == ["db.client.operation.duration"]
+    assert verdicts["rule1"] == (
+        "out of reach (1.12; +12.0 µs over upstream, less than the 15.0 µs the SDK takes to "
+        "record db.client.operation.duration)"
+    )
+    assert verdicts["rule3"] == "does not apply (1.12; metrics upstream lacks)"
+
+
+def test_an_excess_above_the_cost_of_the_extra_metrics_is_not_met() -> None:
+    verdicts = rule_verdicts(
+        _analysis(ours=130.0, upstream=100.0, floor_in_app=80.0, extra_record_us=15.0)
+    )
+    assert verdicts is not None
+    assert verdicts["rule1"] == "not met (1.30)"
+
+
 def test_no_floor_no_verdicts_and_the_report_still_judges_rule_1() -> None:
     analysis = _analysis(ours=0.5, upstream=1.0, floor_in_app=None)
     assert rule_verdicts(analysis) is None
@@ -93,6 +134,7 @@ def test_no_floor_no_verdicts_and_the_report_still_judges_rule_1() -> None:
             **analysis,
             "overhead_us": {},
             "floor_calls": None,
+            "decomposition": None,
             "notes": [],
             "variants": {
                 name: {**value, "median_us": 1.0, "iqr_us": 0.0}
