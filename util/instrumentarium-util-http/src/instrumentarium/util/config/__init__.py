@@ -84,10 +84,11 @@ class Option:
 
 
 class _Field:
-    """A declared field of a ``Config``: its default (or a factory for a mutable one), and
-    what ``option()`` said about it (None: a plain field, not an option)."""
+    """A declared field of a ``Config``: its default (or a factory for a mutable one), what
+    ``option()`` said about it (None: a plain field, not an option) and its annotation, as
+    written (set when its class is built)."""
 
-    __slots__ = ("default", "factory", "meta")
+    __slots__ = ("annotation", "default", "factory", "meta")
 
     def __init__(
         self,
@@ -98,6 +99,7 @@ class _Field:
         self.default = default
         self.factory = factory
         self.meta = meta
+        self.annotation = ""
 
     def value(self) -> Any:
         return self.default if self.factory is None else self.factory()
@@ -152,6 +154,7 @@ class Config:
                 continue
             declared = namespace.get(name, _NO_DEFAULT)
             field = declared if isinstance(declared, _Field) else _Field(declared)
+            field.annotation = str(annotation)
             fields[name] = field
             if declared is not _NO_DEFAULT:
                 delattr(cls, name)  # the value lives on each instance
@@ -196,9 +199,6 @@ class Config:
         """The declared options, in declaration order."""
         found = cls.__dict__.get("_options")
         if found is None:
-            annotations: dict[str, Any] = {}
-            for klass in reversed(cls.__mro__):
-                annotations.update(_own_annotations(klass))
             found = tuple(
                 Option(
                     name=name,
@@ -206,7 +206,7 @@ class Config:
                     doc=field.meta[0],
                     env=field.meta[1],
                     parse=field.meta[2],
-                    type=str(annotations.get(name, "")),
+                    type=field.annotation,
                 )
                 for name, field in cls._fields.items()
                 if field.meta is not None
