@@ -1,16 +1,19 @@
-"""Throughput: the Flask dice app (examples/dice/app.py) under gunicorn, loaded on loopback.
+"""Throughput: the dice app under a real server, loaded on loopback: the Flask app of
+``examples/dice/app.py`` under gunicorn, and the same app written for FastAPI under uvicorn.
 
-    scripts/bench --throughput                          # 10 s per variant, 8 connections
-    scripts/bench --throughput --seconds 5 --concurrency 4 --json benchmarks/results/tp.json
+    scripts/bench --throughput                          # both apps, 10 s per variant, 8 connections
+    scripts/bench --throughput --app fastapi --seconds 5 --json benchmarks/results/tp.json
 
-For each variant (bare, instrumentarium, upstream, peer) the driver starts gunicorn in the
-variant's benchmark venv (one worker process, ``gthread`` with as many threads as connections,
-keep-alive) on a free port of 127.0.0.1, with ``harness/dice_server.py`` as the application: the
-dice app, the benchmarks' SDK set-up installed globally, and the variant's instrumentation. Then
-``--concurrency`` threads here each keep one HTTP/1.1 connection open and send
-``GET /rolldice?player=bench`` back to back: first a warm-up (``--warmup`` seconds, not counted),
-then for ``--seconds`` or until ``--max-requests`` answers, whichever comes first. The load
-stops by itself; the server is then terminated. Every answer must be ``200`` with a die value.
+For each app and variant (bare, instrumentarium, upstream, peer) the driver starts the server in
+the variant's benchmark venv on a free port of 127.0.0.1, with ``harness/dice_server.py`` giving
+the application: the dice app, the benchmarks' SDK set-up installed globally, and the variant's
+instrumentation. ``flask``: gunicorn, one worker process, ``gthread`` with as many threads as
+connections, keep-alive. ``fastapi``: uvicorn, one process, its production set-up (uvloop and
+httptools), no access log. Then ``--concurrency`` threads here each keep one HTTP/1.1 connection
+open and send ``GET /rolldice?player=bench`` back to back: first a warm-up (``--warmup`` seconds,
+not counted), then for ``--seconds`` or until ``--max-requests`` answers, whichever comes first.
+The load stops by itself; the server is then terminated. Every answer must be ``200`` with a die
+value.
 
 Reported per variant: requests per second, p50 and p99 latency (per request, as the client saw
 it), and requests per second relative to bare. Client and server share this machine's cores, so
@@ -40,14 +43,21 @@ from harness.envs import ROOT, EnvError, ensure_envs
 from workloads import discover
 
 VARIANTS = ("bare", "instrumentarium", "upstream", "peer")
+APPS = ("flask", "fastapi")
 PATH = "/rolldice?player=bench"
-_APP = "harness.dice_server:app"
+_HERE = Path(__file__).resolve().parent
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scripts/bench --throughput",
-        description="Requests/s and latency of the dice app under gunicorn, per variant.",
+        description="Requests/s and latency of the dice app under a real server, per variant.",
+    )
+    parser.add_argument(
+        "--app",
+        action="append",
+        choices=APPS,
+        help="flask (gunicorn) or fastapi (uvicorn); repeatable, default both",
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time per variant")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
@@ -68,13 +78,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Server:
-    """gunicorn serving the dice app in one variant's venv, on loopback."""
-
-    def __init__(self, python: Path, variant: str, threads: int, env: dict[str, str]) -> None:
-        self.port = _free_port()
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        command = [
+def server_command(app: str, python: Path, port: int, threads: int) -> list[str]:
+    """The command that serves ``app`` (``flask`` or ``fastapi``) on 127.0.0.1:``port``."""
+    if app == "flask":
+        return [
             str(python),
             "-m",
             "gunicorn",
@@ -85,13 +92,47 @@ class Server:
             "--threads",
             str(threads),
             "--bind",
-            f"127.0.0.1:{self.port}",
+            f"127.0.0.1:{port}",
             "--chdir",
-            str(Path(__file__).resolve().parent),
+            str(_HERE),
             "--log-level",
             "warning",
-            _APP,
+            "harness.dice_server:flask_app()",
         ]
+    if app == "fastapi":
+        return [
+            str(python),
+            "-m",
+            "uvicorn",
+            "--factory",
+            "--app-dir",
+            str(_HERE),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "harness.dice_server:fastapi_app",
+        ]
+    raise ValueError(f"unknown app {app!r}")
+
+
+class Server:
+    """The app's server in one variant's venv, on loopback."""
+
+    def __init__(
+        self, app: str, python: Path, variant: str, threads: int, env: dict[str, str]
+    ) -> None:
+        self.app = app
+        self.port = _free_port()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        command = server_command(app, python, self.port, threads)
         self._process = subprocess.Popen(
             command,
             stdout=self._log,
@@ -103,7 +144,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self._process.returncode}\n{self.log()}")
+                code = self._process.returncode
+                raise RuntimeError(f"the {self.app} server exited with {code}\n{self.log()}")
             try:
                 status, body = _get_once(self.port)
             except OSError:
@@ -112,7 +154,9 @@ class Server:
             if status != 200 or not body.strip().isdigit():
                 raise RuntimeError(f"the dice app answered {status} {body!r}\n{self.log()}")
             return
-        raise RuntimeError(f"gunicorn did not answer within {timeout:g} s\n{self.log()}")
+        raise RuntimeError(
+            f"the {self.app} server did not answer within {timeout:g} s\n{self.log()}"
+        )
 
     def log(self, limit: int = 3000) -> str:
         self._log.seek(0)
@@ -214,13 +258,25 @@ def summarize(latencies: list[float], elapsed: float) -> dict[str, Any]:
     }
 
 
-def markdown(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+_SERVERS = {
+    "flask": "gunicorn {gunicorn} (1 worker, gthread, {concurrency} threads), Flask {flask}",
+    "fastapi": "uvicorn {uvicorn} (1 process, uvloop {uvloop}, httptools {httptools}), "
+    "FastAPI {fastapi}",
+}
+_PEERS = {
+    "flask": "sentry-sdk's FlaskIntegration",
+    "fastapi": "sentry-sdk's StarletteIntegration and FastApiIntegration",
+}
+
+
+def markdown(app: str, meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    """The table of one app's variants."""
     bare = results.get("bare")
+    server = _SERVERS[app].format(concurrency=meta["concurrency"], **meta["versions"])
     lines = [
-        f"## throughput: the dice app under gunicorn ({meta['date']})",
+        f"## throughput: the {app} dice app ({meta['date']})",
         "",
-        f"- {meta['python']} on {meta['machine']}; gunicorn {meta['gunicorn']} "
-        f"(1 worker, gthread, {meta['concurrency']} threads), Flask {meta['flask']}",
+        f"- {meta['python']} on {meta['machine']}; {server}",
         f"- {meta['concurrency']} keep-alive connections from this process on 127.0.0.1, "
         f"GET {PATH}, {meta['warmup']:g} s warm-up then {meta['seconds']:g} s "
         f"(at most {meta['max_requests']} requests) per variant",
@@ -238,8 +294,8 @@ def markdown(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
         "",
         "Every variant runs the same SDK set-up as the per-call benchmarks (batch span "
         "processor to a no-op exporter, in-memory metric reader); the app's own `roll` span, "
-        "counter and warning log line are there in every variant. peer: sentry-sdk's "
-        "FlaskIntegration with traces_sample_rate=1.0, events dropped in the process.",
+        "counter and warning log line are there in every variant. peer: "
+        f"{_PEERS[app]} with traces_sample_rate=1.0, events dropped in the process.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -260,6 +316,7 @@ def _version(python: Path, distribution: str) -> str:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    apps = args.app or list(APPS)
     variants = args.variant or list(VARIANTS)
     try:
         pythons = ensure_envs(discover().values())
@@ -268,20 +325,22 @@ def main(argv: list[str]) -> int:
         return 1
     env = worker_env(None)
     env["PYTHONPATH"] = str(ROOT / "benchmarks")
-    results: dict[str, dict[str, Any]] = {}
-    for variant in variants:
-        server = Server(pythons[variant], variant, args.concurrency, env)
-        try:
-            server.wait_ready()
-            print(f"bench: throughput: {variant} on port {server.port}", file=sys.stderr)
-            results[variant] = load(
-                server.port, args.concurrency, args.warmup, args.seconds, args.max_requests
-            )
-        except RuntimeError as exc:
-            print(f"bench: error: {variant}: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            server.stop()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for app in apps:
+        results[app] = {}
+        for variant in variants:
+            server = Server(app, pythons[variant], variant, args.concurrency, env)
+            try:
+                server.wait_ready()
+                print(f"bench: throughput: {app} {variant} on port {server.port}", file=sys.stderr)
+                results[app][variant] = load(
+                    server.port, args.concurrency, args.warmup, args.seconds, args.max_requests
+                )
+            except RuntimeError as exc:
+                print(f"bench: error: {app} {variant}: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                server.stop()
     import datetime
     import platform
 
@@ -290,17 +349,19 @@ def main(argv: list[str]) -> int:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "gunicorn": _version(bench_python, "gunicorn"),
-        "flask": _version(bench_python, "flask"),
+        "versions": {
+            name: _version(bench_python, name)
+            for name in ("gunicorn", "flask", "uvicorn", "uvloop", "httptools", "fastapi")
+        },
         "concurrency": args.concurrency,
         "seconds": args.seconds,
         "warmup": args.warmup,
         "max_requests": args.max_requests,
     }
-    print(markdown(meta, results), end="")
+    print("\n".join(markdown(app, meta, results[app]) for app in apps), end="")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "variants": results}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"meta": meta, "apps": results}, indent=2) + "\n")
     return 0
 
 

@@ -129,3 +129,44 @@ class TestThroughputSummary:
     def test_no_answer_is_an_error(self) -> None:
         with pytest.raises(RuntimeError, match="no request"):
             throughput.summarize([], 1.0)
+
+    def test_each_app_has_its_server(self) -> None:
+        """Flask is served by gunicorn, FastAPI by uvicorn (a factory), both on loopback."""
+        python = Path("/venv/bin/python")
+        flask = throughput.server_command("flask", python, 8001, 4)
+        assert flask[1:3] == ["-m", "gunicorn"]
+        assert "127.0.0.1:8001" in flask
+        assert flask[-1] == "harness.dice_server:flask_app()"
+        fastapi = throughput.server_command("fastapi", python, 8002, 4)
+        assert fastapi[1:4] == ["-m", "uvicorn", "--factory"]
+        assert fastapi[fastapi.index("--port") + 1] == "8002"
+        assert fastapi[-1] == "harness.dice_server:fastapi_app"
+        with pytest.raises(ValueError, match="unknown app"):
+            throughput.server_command("bottle", python, 8003, 4)
+
+    def test_table_names_the_server_and_compares_with_bare(self) -> None:
+        meta = {
+            "date": "2026-12-06",
+            "python": "CPython 3.11.7",
+            "machine": "Linux x86_64, 2 CPUs",
+            "versions": {
+                "gunicorn": "27.0.1",
+                "flask": "3.1.3",
+                "uvicorn": "0.55.0",
+                "uvloop": "0.23.0",
+                "httptools": "0.9.0",
+                "fastapi": "0.165.0",
+            },
+            "concurrency": 8,
+            "seconds": 10.0,
+            "warmup": 2.0,
+            "max_requests": 1000,
+        }
+        results = {
+            "bare": throughput.summarize([0.001] * 100, 1.0),
+            "instrumentarium": throughput.summarize([0.002] * 50, 1.0),
+        }
+        text = throughput.markdown("fastapi", meta, results)
+        assert "uvicorn 0.55.0 (1 process, uvloop 0.23.0, httptools 0.9.0)" in text
+        assert "FastApiIntegration" in text
+        assert "| instrumentarium | 50 | 50 | 0.50 |" in text

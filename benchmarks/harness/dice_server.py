@@ -1,57 +1,115 @@
-"""The WSGI application gunicorn serves for ``benchmarks/throughput.py``: the dice app of
-``examples/dice/app.py``, instrumented as ``INSTRUMENTARIUM_BENCH_VARIANT`` says.
+"""The applications ``benchmarks/throughput.py`` serves: the dice app of ``examples/dice/app.py``,
+instrumented as ``INSTRUMENTARIUM_BENCH_VARIANT`` says.
+
+* ``flask_app()``: the example itself, for gunicorn (``harness.dice_server:flask_app()``);
+* ``fastapi_app()``: the same app written for FastAPI (``GET /rolldice?player=NAME``, an ``async``
+  endpoint, the same ``roll`` span, counter and warning line), for uvicorn (``--factory``).
 
 The benchmarks' SDK set-up (``sdk.BenchSdk``) is installed as the global tracer and meter
-provider, since the dice app takes its own tracer and meter from the globals; then:
+provider on import, since the dice app takes its own tracer and meter from the globals; then:
 
 * ``bare``: nothing more (the app's own ``roll`` span and counter still go to the SDK);
-* ``instrumentarium`` / ``upstream``: that ``FlaskInstrumentor.instrument_app``;
-* ``peer``: ``sentry_sdk.init`` with the FlaskIntegration (``workloads/_sentry.py``).
+* ``instrumentarium`` / ``upstream``: that ``FlaskInstrumentor.instrument_app`` or
+  ``FastAPIInstrumentor.instrument_app``;
+* ``peer``: ``sentry_sdk.init`` with the FlaskIntegration, or the Starlette and FastAPI
+  integrations (``workloads/_sentry.py``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import random
 from pathlib import Path
+from typing import Any, Optional
 
 from opentelemetry import metrics, trace
 
 from .sdk import BenchSdk, set_default_propagator
 
 _DICE = Path(__file__).resolve().parents[2] / "examples" / "dice" / "app.py"
+_VARIANTS = ("bare", "instrumentarium", "upstream", "peer")
 
 VARIANT = os.environ.get("INSTRUMENTARIUM_BENCH_VARIANT", "bare")
+if VARIANT not in _VARIANTS:
+    raise RuntimeError(f"unknown variant {VARIANT!r}")
 
 set_default_propagator()
 _sdk = BenchSdk()
 trace.set_tracer_provider(_sdk.tracer_provider)
 metrics.set_meter_provider(_sdk.meter_provider)
+_providers: dict[str, Any] = {
+    "tracer_provider": _sdk.tracer_provider,
+    "meter_provider": _sdk.meter_provider,
+}
 
-if VARIANT == "peer":
-    from sentry_sdk.integrations.flask import FlaskIntegration
-    from workloads import _sentry
 
-    _sentry.init(FlaskIntegration())
+def flask_app() -> Any:
+    """The Flask dice app of ``examples/dice/app.py``, instrumented as the variant says."""
+    if VARIANT == "peer":
+        from sentry_sdk.integrations.flask import FlaskIntegration
+        from workloads import _sentry
 
-_spec = importlib.util.spec_from_file_location("dice_app", _DICE)
-if _spec is None or _spec.loader is None:
-    raise RuntimeError(f"cannot load {_DICE}")
-_dice = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_dice)
-app = _dice.app
+        _sentry.init(FlaskIntegration())
+    spec = importlib.util.spec_from_file_location("dice_app", _DICE)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {_DICE}")
+    dice = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dice)
+    app = dice.app
+    if VARIANT == "instrumentarium":
+        from instrumentarium.flask import FlaskInstrumentor
 
-if VARIANT == "instrumentarium":
-    from instrumentarium.flask import FlaskInstrumentor
+        FlaskInstrumentor.instrument_app(app, **_providers)
+    elif VARIANT == "upstream":
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor as Upstream
 
-    FlaskInstrumentor.instrument_app(
-        app, tracer_provider=_sdk.tracer_provider, meter_provider=_sdk.meter_provider
+        Upstream.instrument_app(app, **_providers)
+    return app
+
+
+def fastapi_app() -> Any:
+    """The dice app written for FastAPI, instrumented as the variant says."""
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+    from workloads.fastapi import _no_native_telemetry
+
+    if VARIANT == "peer":
+        from sentry_sdk.integrations.fastapi import FastApiIntegration
+        from sentry_sdk.integrations.starlette import StarletteIntegration
+        from workloads import _sentry
+
+        _sentry.init(StarletteIntegration(), FastApiIntegration())
+
+    tracer = trace.get_tracer("diceroller.tracer")
+    meter = metrics.get_meter("diceroller.meter")
+    rolls_counter = meter.create_counter(
+        "dice.rolls", description="The number of rolls by roll value"
     )
-elif VARIANT == "upstream":
-    from opentelemetry.instrumentation.flask import FlaskInstrumentor as UpstreamFlaskInstrumentor
+    logging.basicConfig(level=logging.INFO)
+    logger = logging.getLogger("dice_app")
+    # FastAPI's own tracing off in every variant, as in the per-call fastapi workload.
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, **_no_native_telemetry())
 
-    UpstreamFlaskInstrumentor.instrument_app(
-        app, tracer_provider=_sdk.tracer_provider, meter_provider=_sdk.meter_provider
-    )
-elif VARIANT not in ("bare", "peer"):
-    raise RuntimeError(f"unknown variant {VARIANT!r}")
+    @app.get("/rolldice", response_class=PlainTextResponse)
+    async def roll_dice(player: Optional[str] = None) -> str:
+        with tracer.start_as_current_span("roll") as roll_span:
+            value = str(random.randint(1, 6))
+            roll_span.set_attribute("roll.value", value)
+            rolls_counter.add(1, {"roll.value": value})
+            if player:
+                logger.warning("%s is rolling the dice: %s", player, value)
+            else:
+                logger.warning("Anonymous player is rolling the dice: %s", value)
+            return value
+
+    if VARIANT == "instrumentarium":
+        from instrumentarium.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, **_providers)
+    elif VARIANT == "upstream":
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor as Upstream
+
+        Upstream.instrument_app(app, **_providers)
+    return app

@@ -46,8 +46,8 @@ _FORMAT = 1  # bump to rebuild every bench venv after a change to this file
 
 # Installed in both venvs; the versions are whatever the upstream venv resolves.
 _SDK = ("opentelemetry-api", "opentelemetry-sdk")
-# In every venv: the WSGI server of the throughput view (benchmarks/throughput.py).
-_TOOLS = ("gunicorn",)
+# In every venv: the servers and apps of the throughput view (benchmarks/throughput.py).
+_TOOLS = ("gunicorn", "uvicorn", "uvloop", "httptools", "flask", "fastapi")
 
 
 class EnvError(Exception):
