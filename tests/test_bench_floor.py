@@ -241,6 +241,27 @@ class TestCapture:
         assert recipe.ops[5].ref == 1  # the detach pairs with the attach
         assert trace.get_current_span() is trace.INVALID_SPAN  # this process stayed clean
 
+    def test_a_sampled_out_call_starts_a_span_that_records_no_end(self) -> None:
+        """A request whose caller sampled the trace out: the span is started (the sampler
+        drops it), never recorded as ended, and the metric is still measured."""
+        propagate.set_global_textmap(propagate.get_global_textmap())
+        workload = Workload(
+            name="t",
+            description="",
+            bare=_instrumented_unsampled,
+            instrumentarium=_instrumented_unsampled,
+            upstream=_instrumented_unsampled,
+            carrier=dict,
+            expect=b"ok",
+            packages=(),
+            upstream_packages=(),
+            sampled=False,
+        )
+        assert workload.emitted_per_call("instrumentarium") == 0
+        recipe = capture_isolated(workload)
+        assert [op.call for op in recipe.ops] == ["extract", "start_span", "measure"]
+        assert recipe.spans[0].parent == ("extracted", 0)
+
 
 class TestDecompositionMaths:
     def test_decompose_subtracts_the_timer_and_divides_by_calls(self) -> None:
@@ -277,3 +298,23 @@ class TestDecompositionMaths:
         assert summary["rows"][0]["share"] is None
         table = decomposition.markdown_table(summary)
         assert "| end | 1 | n/a | n/a | n/a / n/a |" in table
+
+
+_UNSAMPLED = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}
+
+
+def _instrumented_unsampled(providers: Providers) -> Any:
+    """A server 'instrumentor' whose caller sampled the trace out: extract, a span the default
+    sampler drops, ended anyway, and a histogram record."""
+    tracer = providers.tracer_provider.get_tracer("bench.test")
+    histogram = providers.meter_provider.get_meter("bench.test").create_histogram("d", unit="s")
+
+    def call() -> bytes:
+        parent = propagate.extract(_UNSAMPLED)
+        span = tracer.start_span("op", parent, kind=SpanKind.SERVER)
+        assert not span.is_recording()
+        span.end()
+        histogram.record(0.1, {"a": 1})
+        return b"ok"
+
+    return call

@@ -336,6 +336,9 @@ def _peer_notes(peer: dict[str, Any], ours: dict[str, Any]) -> list[str]:
 
 def _compare_telemetry(label: str, other: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     span, our_span = other["span"], ours["span"]
+    if span is None or our_span is None:  # a sampled-out request exports no span
+        notes = [] if span is our_span else [f"{label} span {span!r}, ours {our_span!r}"]
+        return notes + _compare_metrics(label, other, ours)
     notes = [
         f"{label} span {key} is {span[key]!r}, ours {our_span[key]!r}"
         for key in ("name", "kind", "status")
@@ -353,6 +356,11 @@ def _compare_telemetry(label: str, other: dict[str, Any], ours: dict[str, Any]) 
         for key in sorted(attrs.keys() & our_attrs.keys())
         if attrs[key] != our_attrs[key]
     )
+    return notes + _compare_metrics(label, other, ours)
+
+
+def _compare_metrics(label: str, other: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    notes: list[str] = []
     metrics, our_metrics = other["metrics"], ours["metrics"]
     if sorted(metrics) != sorted(our_metrics):
         notes.append(f"{label} metrics {sorted(metrics)}, ours {sorted(our_metrics)}")

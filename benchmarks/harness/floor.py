@@ -449,7 +449,8 @@ def capture(workload: Workload) -> Recipe:
         recorder.active = True
         call()
         recorder.active = False
-        problem = _wrong_spans(recorder, workload.spans_per_call)
+        ended = workload.spans_per_call if workload.sampled else 0  # a dropped span records no end
+        problem = _wrong_spans(recorder, workload.spans_per_call, ended)
         unusual = _unmeasured(recorder, reader)
         if not problem and not unusual:
             break
@@ -467,13 +468,13 @@ def capture(workload: Workload) -> Recipe:
 _ATTEMPTS = 3
 
 
-def _wrong_spans(recorder: _Recorder, spans: int) -> str:
+def _wrong_spans(recorder: _Recorder, spans: int, ended: int) -> str:
     """Why the capture of one call cannot be the floor, or "": it needs ``spans`` spans
-    started and ended."""
-    if len(recorder.spans) != spans or len(recorder.ended) != spans:
+    started and ``ended`` of them ended (a span the sampler dropped records no end)."""
+    if len(recorder.spans) != spans or len(recorder.ended) != ended:
         return (
-            f"the floor needs {spans} span(s) per call; one call started "
-            f"{len(recorder.spans)} and ended {len(recorder.ended)}"
+            f"the floor needs {spans} span(s) started and {ended} ended per call; one call "
+            f"started {len(recorder.spans)} and ended {len(recorder.ended)}"
         )
     return ""
 

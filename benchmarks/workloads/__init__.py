@@ -104,6 +104,10 @@ class Workload:
             (log correlation): the floor variants are not run (there is nothing for the SDK to
             do), every variant's first call must export nothing, and the setup functions check
             the instrumentor's effect themselves.
+        sampled: False when the request arrives with a ``traceparent`` whose sampled flag is
+            off: the ``spans_per_call`` spans are started but not recording (the default
+            parent-based sampler drops them), nothing is exported, the metrics are recorded;
+            the floor replays the same non-recording starts.
     """
 
     name: str
@@ -122,10 +126,11 @@ class Workload:
     peer: Optional[Setup] = None
     peer_transactions: Optional[int] = None
     emits_telemetry: bool = True
+    sampled: bool = True
 
     def emitted_per_call(self, variant: str) -> int:
         """Spans one call exports (for the peer: transactions it sends)."""
-        if not self.emits_telemetry:
+        if not self.emits_telemetry or not self.sampled:
             return 0
         if variant == "peer" and self.peer_transactions is not None:
             return self.peer_transactions

@@ -25,8 +25,11 @@ _HEADERS = [
 _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
 
 
-def build_scope(path: str, query: str = "") -> dict[str, Any]:
-    """A GET request's ``http`` scope as uvicorn builds it; ``served`` copies it per call."""
+def build_scope(
+    path: str, query: str = "", headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> dict[str, Any]:
+    """A GET request's ``http`` scope as uvicorn builds it, with ``headers`` after the usual
+    ones; ``served`` copies it per call."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -39,7 +42,7 @@ def build_scope(path: str, query: str = "") -> dict[str, Any]:
         "path": path,
         "raw_path": path.encode(),
         "query_string": query.encode(),
-        "headers": list(_HEADERS),
+        "headers": [*_HEADERS, *headers],
     }
 
 

@@ -3,7 +3,10 @@ parameter, a JSON response), the app called directly with a prebuilt scope, inst
 ``instrument_app``.
 
 * ``fastapi``: upstream's default telemetry, the server span and a span per ``send``;
-* ``fastapi-1span``: ``exclude_spans=["receive", "send"]``, the server span alone.
+* ``fastapi-1span``: ``exclude_spans=["receive", "send"]``, the server span alone;
+* ``fastapi-sampled-out``: the request carries a ``traceparent`` whose sampled flag is off, as
+  from a caller that sampled the trace out: the default parent-based sampler drops the server
+  span, nothing is exported, the HTTP metrics are still recorded.
 """
 
 from __future__ import annotations
@@ -52,15 +55,25 @@ def _no_native_telemetry() -> dict[str, Any]:
     return {}
 
 
+# A caller's context with the sampled flag off (trace-flags 00).
+_UNSAMPLED = ((b"traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),)
+
+
 def _carrier() -> dict[str, Any]:
     return build_scope(PATH, QUERY)
 
 
-def _bare(providers: Providers) -> Call:
-    return served(_app(), _carrier())
+def _unsampled_carrier() -> dict[str, Any]:
+    return build_scope(PATH, QUERY, _UNSAMPLED)
 
 
-def _ours(**options: Any) -> Callable[[Providers], Call]:
+def _bare(providers: Providers, carrier: Callable[[], dict[str, Any]] = _carrier) -> Call:
+    return served(_app(), carrier())
+
+
+def _ours(
+    carrier: Callable[[], dict[str, Any]] = _carrier, **options: Any
+) -> Callable[[Providers], Call]:
     def setup(providers: Providers) -> Call:
         from instrumentarium.fastapi import FastAPIInstrumentor
 
@@ -71,12 +84,14 @@ def _ours(**options: Any) -> Callable[[Providers], Call]:
             meter_provider=providers.meter_provider,
             **options,
         )
-        return served(app, _carrier())
+        return served(app, carrier())
 
     return setup
 
 
-def _upstream(**options: Any) -> Callable[[Providers], Call]:
+def _upstream(
+    carrier: Callable[[], dict[str, Any]] = _carrier, **options: Any
+) -> Callable[[Providers], Call]:
     def setup(providers: Providers) -> Call:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -87,14 +102,13 @@ def _upstream(**options: Any) -> Callable[[Providers], Call]:
             meter_provider=providers.meter_provider,
             **options,
         )
-        return served(app, _carrier())
+        return served(app, carrier())
 
     return setup
 
 
 _NO_INTERNAL_SPANS = {"exclude_spans": ["receive", "send"]}
 _COMMON: dict[str, Any] = {
-    "carrier": _carrier,
     "expect": BODY,
     "packages": ("fastapi",),
     "upstream_packages": (upstream_requirement("opentelemetry-instrumentation-fastapi"),),
@@ -109,6 +123,7 @@ WORKLOADS = (
         bare=_bare,
         instrumentarium=_ours(),
         upstream=_upstream(),
+        carrier=_carrier,
         spans_per_call=3,
         **_COMMON,
     ),
@@ -118,6 +133,18 @@ WORKLOADS = (
         bare=_bare,
         instrumentarium=_ours(**_NO_INTERNAL_SPANS),
         upstream=_upstream(**_NO_INTERNAL_SPANS),
+        carrier=_carrier,
+        **_COMMON,
+    ),
+    Workload(
+        name="fastapi-sampled-out",
+        description="the fastapi request from a caller that sampled the trace out (traceparent"
+        " flags 00): no span recorded, the metrics are",
+        bare=lambda providers: _bare(providers, _unsampled_carrier),
+        instrumentarium=_ours(_unsampled_carrier),
+        upstream=_upstream(_unsampled_carrier),
+        carrier=_unsampled_carrier,
+        sampled=False,
         **_COMMON,
     ),
 )

@@ -502,6 +502,72 @@ class TestHeaders:
         assert f"{server.context.span_id:016x}".encode() in headers[b"traceresponse"]
 
 
+class TestSampledOut:
+    """A request whose server span is not recording gets no send or receive span (the sampler
+    would drop them too) and no client hook call; its metrics and response are unchanged."""
+
+    def test_a_sampled_out_parent_starts_no_child_span_and_keeps_its_metrics(
+        self, middleware: Make, metric_points: Any
+    ) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.5)))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        started: list[str] = []
+        original = provider.get_tracer
+
+        def counting_tracer(*args: Any, **kwargs: Any) -> Any:
+            tracer = original(*args, **kwargs)
+            start_span = tracer.start_span
+
+            def counted(name: str, *rest: Any, **options: Any) -> Any:
+                started.append(name)
+                return start_span(name, *rest, **options)
+
+            tracer.start_span = counted  # type: ignore[method-assign]
+            return tracer
+
+        provider.get_tracer = counting_tracer  # type: ignore[method-assign]
+        hooked: list[str] = []
+        app = middleware(
+            tracer_provider=provider,
+            client_request_hook=lambda span, scope, message: hooked.append("receive"),
+            client_response_hook=lambda span, scope, message: hooked.append("send"),
+        )
+        # An incoming traceparent whose sampled flag is off: the parent-based sampler drops it.
+        scope = http_scope()
+        scope["headers"].append(
+            (b"traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")
+        )
+        sent = drive(app, scope)
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert started == ["GET /items/7"]
+        assert hooked == []
+        assert exporter.get_finished_spans() == ()
+        points = metric_points()
+        assert [p.value for p in points["http.server.active_requests"]] == [0]
+        assert [p.count for p in points["http.server.duration"]] == [1]
+
+        # The same app with a sampled parent: the server span and its three children.
+        started.clear()
+        scope = http_scope()
+        scope["headers"].append(
+            (b"traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        )
+        drive(app, scope)
+        assert sorted(started) == [
+            "GET /items/7",
+            "GET /items/7 http receive",
+            "GET /items/7 http send",
+            "GET /items/7 http send",
+        ]
+        assert sorted(hooked) == ["receive", "send", "send"]
+        assert len(exporter.get_finished_spans()) == 4
+
+
 class TestMetrics:
     def test_duration_active_and_sizes(
         self, semconv: str, middleware: Make, metric_points: Any

@@ -16,9 +16,13 @@ An excluded URL runs untraced and unmeasured, with the instrumentation below it 
 (``OTEL_PYTHON_EXCLUDED_URLS_SUPPRESS=false``: upstream's behaviour, the calls below traced).
 
 Each ``send`` and ``receive`` gets an INTERNAL span (``"{name} http send"``) unless
-``exclude_spans`` drops it; a dropped kind is not even wrapped. ``scope["instrumentarium.asgi"]``
-marks a traced connection, so a traced app inside a traced app (a mounted sub-app, the
-middleware twice) adds no second span. State lives on the ``AsgiCall``, one per connection.
+``exclude_spans`` drops it; a dropped kind is not even wrapped. Under a server span that is not
+recording (sampled out) neither gets one: the sampler would drop them too (a parent-based sampler
+drops the children of a dropped parent, a trace-id ratio gives them the parent's trace id and so
+its decision), and a sampled-out request then costs what its metrics cost, not four spans.
+``scope["instrumentarium.asgi"]`` marks a traced connection, so a traced app inside a traced app
+(a mounted sub-app, the middleware twice) adds no second span. State lives on the
+``AsgiCall``, one per connection.
 """
 
 from __future__ import annotations
@@ -196,6 +200,7 @@ class AsgiTelemetry(ServerTelemetry):
             if websocket and not self.websocket_method:
                 name = route or request.path
         span = call.start_span(name, route)
+        call.children = span.is_recording()
         call.name = name
         call.scope = scope
         scope[CALL_KEY] = call
@@ -213,8 +218,9 @@ class _Excluded:
 class AsgiCall(ServerCall):
     """One ASGI connection: the server core's call, plus its sizes and its wrapped channel."""
 
-    __slots__ = ("name", "receive_", "request_size", "response_size", "scope", "send_")
+    __slots__ = ("children", "name", "receive_", "request_size", "response_size", "scope", "send_")
 
+    children: bool  # whether send and receive get spans: the server span is recording
     name: str
     scope: Scope
     receive_: Receive
@@ -223,6 +229,7 @@ class AsgiCall(ServerCall):
 
     def __init__(self, telemetry: AsgiTelemetry, request: AsgiRequest, measured: bool) -> None:
         super().__init__(telemetry, request, measured)
+        self.children = True
         self.request_size: Optional[int] = request.content_length
         self.response_size: Optional[int] = None
 
@@ -312,11 +319,11 @@ def _on_send(call: AsgiCall, message: Message) -> Optional[Span]:
                 call.response_size = _content_length(value)
                 break
         call.propagate_response(message, asgi_setter)
-        call.on_response(status if status is not None else 0, _decoded(message.get("headers")))
+        call.on_response(status if status is not None else 0, _captured(telemetry, message))
     elif kind == "websocket.accept" or (kind == "websocket.send" and call.status_code == 0):
         status = 200
-        call.on_response(200, _decoded(message.get("headers")))
-    if not telemetry.send_spans:
+        call.on_response(200, _captured(telemetry, message))
+    if not telemetry.send_spans or not call.children:
         return None
     span = telemetry.tracer.start_span(
         f"{call.name} {call.scope['type']} send",
@@ -354,6 +361,14 @@ def _set_code(telemetry: AsgiTelemetry, span: Span, status: Any) -> None:
             span.set_attribute(names.ERROR_TYPE, str(status))
     if status >= 500:
         span.set_status(Status(_ERROR))
+
+
+def _captured(telemetry: AsgiTelemetry, message: Message) -> Iterable[tuple[str, str]]:
+    """The message's headers as text for ``on_response``, which reads them only to capture
+    response headers: nothing to decode when none are captured."""
+    if telemetry.headers is None:
+        return ()
+    return _decoded(message.get("headers"))
 
 
 def _decoded(headers: Any) -> Iterator[tuple[str, str]]:
@@ -398,7 +413,8 @@ async def serve(
     call.receive_ = receive
     token = _attach(call.context)  # type: ignore[arg-type]
     try:
-        await app(scope, call.receive if telemetry.receive_spans else receive, call.send)
+        traced_receive = telemetry.receive_spans and call.children
+        await app(scope, call.receive if traced_receive else receive, call.send)
     except BaseException as exc:
         call.fail(exc)
         raise
