@@ -21,7 +21,7 @@ A marker ``<!-- insert: WHAT ARGS -->`` in a frame is replaced by:
 * ``lead FILE``: FILE's text between its title and its first section;
 * ``file FILE``: FILE without its title, every heading one level down;
 * ``packages``, ``imports``, ``differences``, ``identical``, ``environment``, ``benchmarks``,
-  ``startup``: the generated tables (see the ``render_*`` functions).
+  ``startup``, ``throughput``: the generated tables (see the ``render_*`` functions).
 
 Links between the repository's Markdown files are rewritten to the pages that show them; a
 link to any other file of the repository goes to its source on GitHub.
@@ -620,6 +620,15 @@ def render_startup(_site: Site, _page: str) -> str:
     return report.read_text().strip("\n")
 
 
+def render_throughput(_site: Site, _page: str) -> str:
+    """The throughput figure: ``benchmarks/throughput.md``, the report of ``scripts/bench
+    --throughput`` with a first line that says how and when it was measured."""
+    report = ROOT / "benchmarks" / "throughput.md"
+    if not report.is_file():
+        return "No throughput figure is recorded yet: `scripts/bench --throughput` measures it."
+    return report.read_text().strip("\n")
+
+
 TABLES = {
     "packages": render_packages,
     "imports": render_imports,
@@ -628,6 +637,7 @@ TABLES = {
     "environment": render_environment,
     "benchmarks": render_benchmarks,
     "startup": render_startup,
+    "throughput": render_throughput,
 }
 
 
