@@ -272,56 +272,58 @@ class ServerTelemetry:
         gave as ``bytes`` are read as Latin-1 text (the ``TypeError`` they raise says so).
         """
         try:
-            key = (
-                method,
-                original,
-                request.server_name,
-                request.scheme,
-                request.host,
-                request.server_port,
-                request.protocol,
-                request.user_agent,
-            )
-            shared = self._shared.get(key)
-            if shared is None:
-                shared = self._shared_attributes(key)
-                if len(self._shared) >= _SHARED_CACHE_LIMIT:
-                    self._shared.clear()
-                self._shared[key] = shared
-            attrs = dict(shared.attributes)
-            peer_address = request.peer_address
-            peer_port = request.peer_port
-            if self.old:
-                target = request.target
-                if target:
-                    attrs[n.HTTP_TARGET] = self.redactor.redact_target(target)
-                else:
-                    attrs[n.HTTP_URL] = self.redactor.redact_url(request.url())
-                if peer_address:
-                    attrs[n.NET_PEER_IP] = peer_address
-                if peer_port:
-                    port = _int(peer_port)
-                    if port is not None:
-                        attrs[n.NET_PEER_PORT] = port
-                peer_name = request.peer_name
-                if peer_name and peer_name != peer_address:
-                    attrs[n.NET_PEER_NAME] = peer_name
-            if self.new:
-                attrs[n.URL_PATH] = request.path
-                query = request.query
-                if query:
-                    attrs[n.URL_QUERY] = self.redactor.redact_query(query)
-                if peer_address:
-                    attrs[n.CLIENT_ADDRESS] = peer_address
-                if peer_port:
-                    port = _int(peer_port)
-                    if port is not None:
-                        attrs[n.CLIENT_PORT] = port
-            return attrs, shared
-        except TypeError:  # a value given as bytes: read as text, then once more
+            return self._attributes_and_shared(request, method, original)
+        except TypeError:
             if not request.decode_bytes():
                 raise
-            return self.attributes_and_shared(request, method, original)
+            return self._attributes_and_shared(request, method, original)
+
+    def _attributes_and_shared(
+        self, request: ServerRequest, method: str, original: Optional[str]
+    ) -> tuple[dict[str, AttributeValue], _Shared]:
+        key = (
+            method,
+            original,
+            request.server_name,
+            request.scheme,
+            request.host,
+            request.server_port,
+            request.protocol,
+            request.user_agent,
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared_attributes(key)
+            if len(self._shared) >= _SHARED_CACHE_LIMIT:
+                self._shared.clear()
+            self._shared[key] = shared
+        attrs = dict(shared.attributes)
+        peer_address = request.peer_address
+        peer_port = request.peer_port
+        port = _int(peer_port) if peer_port else None  # parsed once for either mode
+        if self.old:
+            target = request.target
+            if target:
+                attrs[n.HTTP_TARGET] = self.redactor.redact_target(target)
+            else:
+                attrs[n.HTTP_URL] = self.redactor.redact_url(request.url())
+            if peer_address:
+                attrs[n.NET_PEER_IP] = peer_address
+            if port is not None:
+                attrs[n.NET_PEER_PORT] = port
+            peer_name = request.peer_name
+            if peer_name and peer_name != peer_address:
+                attrs[n.NET_PEER_NAME] = peer_name
+        if self.new:
+            attrs[n.URL_PATH] = request.path
+            query = request.query
+            if query:
+                attrs[n.URL_QUERY] = self.redactor.redact_query(query)
+            if peer_address:
+                attrs[n.CLIENT_ADDRESS] = peer_address
+            if port is not None:
+                attrs[n.CLIENT_PORT] = port
+        return attrs, shared
 
     def _shared_attributes(self, key: tuple[Any, ...]) -> _Shared:
         method, original, server_name, scheme, host, server_port, protocol, user_agent = key
@@ -595,6 +597,7 @@ class ServerCall:
             self.attributes[n.ERROR_TYPE] = qualname
             span.set_attribute(n.ERROR_TYPE, qualname)
 
+    @_FINISHING
     def finish(self, exc: Optional[BaseException] = None) -> None:
         """End the span and record the metrics; only the first call does anything, and a
         failure of our own is logged (the guard), never raised into the server."""
@@ -602,21 +605,19 @@ class ServerCall:
             return
         self.finished = True
         end_ns = _time_ns()
-        try:  # the guard, inline: every request passes here
-            try:
-                span = self.span
-                if span is None:
-                    span = self.start_span(self.span_name())
-                if exc is not None:
-                    self.record_exception(exc, error_type=True)
-                span.end(end_ns)
-                if self.measured:
-                    self.record_metrics(end_ns)
-            finally:
-                if self.measured:
-                    self.telemetry.metrics.active_requests.decrement(self.shared.active_key)
-        except Exception as failure:
-            _FINISHING.report(failure)
+        metrics = self.telemetry.metrics
+        try:
+            span = self.span
+            if span is None:
+                span = self.start_span(self.span_name())
+            if exc is not None:
+                self.record_exception(exc, error_type=True)
+            span.end(end_ns)
+            if self.measured:
+                self.record_metrics(end_ns)
+        finally:
+            if self.measured:
+                metrics.active_requests.decrement(self.shared.active_key)
 
     def record_metrics(self, end_ns: int) -> None:
         """Record the request's duration (a subclass adds what its protocol measures)."""

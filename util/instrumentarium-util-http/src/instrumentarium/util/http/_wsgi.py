@@ -193,15 +193,13 @@ def traced_start_response(
     def start_traced_response(
         status: str, response_headers: ResponseHeaders, *args: Any
     ) -> Callable[[bytes], object]:
-        try:  # the guard's work without its two method calls: this runs on every request
+        with _RESPONDING:
             propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
             if propagator is not None and call.context is not None:
                 propagator.inject(response_headers, call.context, setter=_header_list_setter)
             call.on_response(status, response_headers)
             if hook is not None:
                 hook(call, status, response_headers)
-        except Exception as exc:
-            _RESPONDING.report(exc)
         return start_response(status, response_headers, *args)
 
     return start_traced_response
