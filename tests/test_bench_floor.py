@@ -195,6 +195,22 @@ class TestGeneratedReplay:
         )
 
 
+def _workload(setup: Any, **options: Any) -> Workload:
+    """A workload whose every variant is ``setup`` (the capture runs only ours)."""
+    return Workload(
+        name="t",
+        description="",
+        bare=setup,
+        instrumentarium=setup,
+        upstream=setup,
+        carrier=dict,
+        expect=b"ok",
+        packages=(),
+        upstream_packages=(),
+        **options,
+    )
+
+
 def _instrumented(providers: Providers) -> Any:
     """A tiny 'instrumentor': a client span made current, two attributes, a histogram record."""
     tracer = providers.tracer_provider.get_tracer("bench.test")
@@ -215,17 +231,7 @@ class TestCapture:
         """start_as_current_span counts as one start plus attach/detach; set_attribute is not
         counted twice (the SDK's set_attribute calls set_attributes); nothing is injected."""
         propagate.set_global_textmap(propagate.get_global_textmap())
-        workload = Workload(
-            name="t",
-            description="",
-            bare=_instrumented,
-            instrumentarium=_instrumented,
-            upstream=_instrumented,
-            carrier=dict,
-            expect=b"ok",
-            packages=(),
-            upstream_packages=(),
-        )
+        workload = _workload(_instrumented)
         recipe = capture_isolated(workload)
         assert [op.call for op in recipe.ops] == [
             "start_span",
@@ -245,18 +251,7 @@ class TestCapture:
         """A request whose caller sampled the trace out: the span is started (the sampler
         drops it), never recorded as ended, and the metric is still measured."""
         propagate.set_global_textmap(propagate.get_global_textmap())
-        workload = Workload(
-            name="t",
-            description="",
-            bare=_instrumented_unsampled,
-            instrumentarium=_instrumented_unsampled,
-            upstream=_instrumented_unsampled,
-            carrier=dict,
-            expect=b"ok",
-            packages=(),
-            upstream_packages=(),
-            sampled=False,
-        )
+        workload = _workload(_instrumented_unsampled, sampled=False)
         assert workload.emitted_per_call("instrumentarium") == 0
         recipe = capture_isolated(workload)
         assert [op.call for op in recipe.ops] == ["extract", "start_span", "measure"]

@@ -18,9 +18,7 @@ provider on import, since the dice app takes its own tracer and meter from the g
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
-import random
 from pathlib import Path
 from typing import Any, Optional
 
@@ -45,6 +43,17 @@ _providers: dict[str, Any] = {
 }
 
 
+def _dice() -> Any:
+    """The ``examples/dice/app.py`` module: its Flask app, and the tracer, counter, logger and
+    ``roll()`` the FastAPI port shares."""
+    spec = importlib.util.spec_from_file_location("dice_app", _DICE)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {_DICE}")
+    dice = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dice)
+    return dice
+
+
 def flask_app() -> Any:
     """The Flask dice app of ``examples/dice/app.py``, instrumented as the variant says."""
     if VARIANT == "peer":
@@ -52,12 +61,7 @@ def flask_app() -> Any:
         from workloads import _sentry
 
         _sentry.init(FlaskIntegration())
-    spec = importlib.util.spec_from_file_location("dice_app", _DICE)
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot load {_DICE}")
-    dice = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dice)
-    app = dice.app
+    app = _dice().app
     if VARIANT == "instrumentarium":
         from instrumentarium.flask import FlaskInstrumentor
 
@@ -82,26 +86,20 @@ def fastapi_app() -> Any:
 
         _sentry.init(StarletteIntegration(), FastApiIntegration())
 
-    tracer = trace.get_tracer("diceroller.tracer")
-    meter = metrics.get_meter("diceroller.meter")
-    rolls_counter = meter.create_counter(
-        "dice.rolls", description="The number of rolls by roll value"
-    )
-    logging.basicConfig(level=logging.INFO)
-    logger = logging.getLogger("dice_app")
+    dice = _dice()  # the example's tracer, counter, logger and roll(), not copies of them
     # FastAPI's own tracing off in every variant, as in the per-call fastapi workload.
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, **_no_native_telemetry())
 
     @app.get("/rolldice", response_class=PlainTextResponse)
     async def roll_dice(player: Optional[str] = None) -> str:
-        with tracer.start_as_current_span("roll") as roll_span:
-            value = str(random.randint(1, 6))
+        with dice.tracer.start_as_current_span("roll") as roll_span:
+            value = str(dice.roll())
             roll_span.set_attribute("roll.value", value)
-            rolls_counter.add(1, {"roll.value": value})
+            dice.rolls_counter.add(1, {"roll.value": value})
             if player:
-                logger.warning("%s is rolling the dice: %s", player, value)
+                dice.logger.warning("%s is rolling the dice: %s", player, value)
             else:
-                logger.warning("Anonymous player is rolling the dice: %s", value)
+                dice.logger.warning("Anonymous player is rolling the dice: %s", value)
             return value
 
     if VARIANT == "instrumentarium":

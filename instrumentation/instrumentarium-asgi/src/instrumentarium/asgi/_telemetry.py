@@ -220,7 +220,7 @@ class AsgiCall(ServerCall):
 
     __slots__ = ("children", "name", "receive_", "request_size", "response_size", "scope", "send_")
 
-    children: bool  # whether send and receive get spans: the server span is recording
+    children: bool  # whether send and receive get spans: set by start(), the span recording
     name: str
     scope: Scope
     receive_: Receive
@@ -229,7 +229,6 @@ class AsgiCall(ServerCall):
 
     def __init__(self, telemetry: AsgiTelemetry, request: AsgiRequest, measured: bool) -> None:
         super().__init__(telemetry, request, measured)
-        self.children = True
         self.request_size: Optional[int] = request.content_length
         self.response_size: Optional[int] = None
 
